@@ -1,0 +1,165 @@
+"""Configuration: one TOML file, validated once at start-up into typed dataclasses.
+
+Every key is documented in config.example.toml. A missing or wrong key raises ConfigError with
+one line that names the key; secrets may come from the environment instead of the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SECRET_ENV = {
+    ("dingtalk", "client_secret"): "BOT_DINGTALK_CLIENT_SECRET",
+    ("server", "api_token"): "BOT_API_TOKEN",
+    ("database", "url"): "BOT_DATABASE_URL",
+}
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased as one line naming the key."""
+
+
+@dataclass(frozen=True)
+class DingTalkConfig:
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
+    robot_code: str = ""  # defaults to client_id, as DingTalk does for app robots
+    api_endpoint: str = "https://api.dingtalk.com"
+    oapi_endpoint: str = "https://oapi.dingtalk.com"
+    http_timeout: float = 10.0
+    watchdog_seconds: float = 90.0  # reconnect a socket that has been silent this long
+
+    @property
+    def robot(self) -> str:
+        return self.robot_code or self.client_id
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    api_token: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class BotConfig:
+    timezone: str = "Asia/Shanghai"
+    rate_limit_count: int = 20  # messages a user may send ...
+    rate_limit_seconds: int = 60  # ... within this window
+    log_level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class OutboxConfig:
+    poll_seconds: float = 1.0
+    batch_size: int = 50
+    lease_seconds: int = 60
+    max_attempts: int = 8
+    rate_per_second: float = 20.0
+
+
+@dataclass(frozen=True)
+class Config:
+    dingtalk: DingTalkConfig = field(default_factory=DingTalkConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
+    bot: BotConfig = field(default_factory=BotConfig)
+    outbox: OutboxConfig = field(default_factory=OutboxConfig)
+    base_dir: Path = Path(".")
+
+    def require_dingtalk(self) -> None:
+        """`run` needs credentials; import and db commands do not."""
+        for key in ("client_id", "client_secret"):
+            if not getattr(self.dingtalk, key):
+                hint = f"（或环境变量 {SECRET_ENV[('dingtalk', key)]}）" if key == "client_secret" else ""
+                raise ConfigError(f"配置缺少 [dingtalk] {key}{hint}")
+
+
+_SECTIONS = {f.name: f.type for f in dataclasses.fields(Config) if f.name != "base_dir"}
+
+
+def _section_class(name: str) -> type:
+    return {
+        "dingtalk": DingTalkConfig,
+        "database": DatabaseConfig,
+        "server": ServerConfig,
+        "bot": BotConfig,
+        "outbox": OutboxConfig,
+    }[name]
+
+
+def _coerce(section: str, key: str, value: Any, expected: Any) -> Any:
+    wanted = {"str": str, "int": int, "float": float, "bool": bool}[expected]
+    if wanted is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if (wanted is int and isinstance(value, bool)) or not isinstance(value, wanted):
+        raise ConfigError(f"配置项 [{section}] {key} 类型错误：应为 {wanted.__name__}，实际为 {value!r}")
+    return value
+
+
+def _build_section(name: str, raw: dict[str, Any], env: dict[str, str]) -> Any:
+    cls = _section_class(name)
+    types = {f.name: f.type for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in types:
+            raise ConfigError(f"未知配置项 [{name}] {key}（可用：{', '.join(types)}）")
+        values[key] = _coerce(name, key, value, types[key])
+    for (section, key), var in SECRET_ENV.items():
+        if section == name and env.get(var):
+            values[key] = env[var]
+    return cls(**values)
+
+
+def load_config(path: str | Path | None, env: dict[str, str] | None = None) -> Config:
+    """Read and validate the TOML file; `None` means all defaults (used by `demo`)."""
+    env = dict(os.environ) if env is None else env
+    raw: dict[str, Any] = {}
+    base_dir = Path.cwd()
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"找不到配置文件 {p}（可复制 config.example.toml 修改）")
+        try:
+            raw = tomllib.loads(p.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"配置文件 {p} 格式错误：{e}") from None
+        base_dir = p.resolve().parent
+    for name in raw:
+        if name not in _SECTIONS:
+            raise ConfigError(f"未知配置节 [{name}]（可用：{', '.join(_SECTIONS)}）")
+        if not isinstance(raw[name], dict):
+            raise ConfigError(f"配置项 {name} 应为一个节 [{name}]")
+    sections = {name: _build_section(name, raw.get(name, {}), env) for name in _SECTIONS}
+    cfg = Config(**sections, base_dir=base_dir)
+    _validate(cfg)
+    if not cfg.database.url:
+        url = f"sqlite+aiosqlite:///{base_dir / 'bianban.db'}"
+        cfg = dataclasses.replace(cfg, database=DatabaseConfig(url=url))
+    return cfg
+
+
+def _validate(cfg: Config) -> None:
+    for key in ("api_endpoint", "oapi_endpoint"):
+        value = getattr(cfg.dingtalk, key)
+        if not value.startswith(("http://", "https://")):
+            raise ConfigError(f"配置项 [dingtalk] {key} 应以 http:// 或 https:// 开头")
+    if not 0 < cfg.server.port < 65536:
+        raise ConfigError("配置项 [server] port 应在 1-65535 之间")
+    url = cfg.database.url
+    if url and not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        raise ConfigError("配置项 [database] url 应以 sqlite+aiosqlite:// 或 postgresql+asyncpg:// 开头")
+    if cfg.bot.rate_limit_count < 1 or cfg.bot.rate_limit_seconds < 1:
+        raise ConfigError("配置项 [bot] rate_limit_count / rate_limit_seconds 应为正整数")
+    if cfg.bot.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigError("配置项 [bot] log_level 应为 DEBUG/INFO/WARNING/ERROR 之一")

@@ -1,0 +1,90 @@
+"""`make demo`: the emulator, the fictional county 示例县 and the bot, on this machine.
+
+The demo database is rebuilt on every start (demo-data/bianban.db) from the CSV files beside
+this module, through the same import code offices use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+from sqlmodel import select
+
+from bot.config import Config, DatabaseConfig, DingTalkConfig, ServerConfig
+from bot.db import Database
+from bot.emulator import Emulator
+from bot.emulator.chat import attach_chat
+from bot.importing import import_file
+from bot.migrate import upgrade
+from bot.roles import ROLE_LABELS, Role
+from models import Account, Unit
+
+HERE = Path(__file__).resolve().parent
+CLIENT_ID, CLIENT_SECRET = "demo-app", "demo-secret"
+
+
+async def load_demo_data(db: Database) -> list[str]:
+    """Schema and 示例县 data; returns the import summaries."""
+    await upgrade(db)
+    results = [await import_file(db, "units", HERE / "units.csv"),
+               await import_file(db, "accounts", HERE / "accounts.csv")]
+    return [r.summary() for r in results]
+
+
+async def personas(db: Database) -> list[dict[str, str]]:
+    """Every demo account as a chat persona, plus a stranger with no account."""
+    async with db.read() as session:
+        rows = (await session.exec(select(Account, Unit).outerjoin(Unit).order_by(Account.id))).all()
+    out = []
+    for account, unit in rows:
+        role = ROLE_LABELS[Role(account.role_codes[0])] if account.role_codes else ""
+        where = unit.label if unit is not None and Role(account.role_codes[0]) in (
+            Role.UNIT_CONTACT, Role.UNIT_LEADER) else ""
+        out.append({"user_id": account.user_id, "name": account.name, "label": f"{where}{role} {account.name}"})
+    out.append({"user_id": "newcomer1", "name": "新同事", "label": "未开通账号的用户 新同事"})
+    return out
+
+
+def demo_config(data_dir: Path, emulator_url: str, port: int) -> Config:
+    return Config(
+        dingtalk=DingTalkConfig(client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+                                api_endpoint=emulator_url, oapi_endpoint=emulator_url),
+        database=DatabaseConfig(url=f"sqlite+aiosqlite:///{(data_dir / 'bianban.db').resolve()}"),
+        server=ServerConfig(host="127.0.0.1", port=port),
+        base_dir=data_dir,
+    )
+
+
+def _fresh_dir(data_dir: Path) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for f in data_dir.glob("bianban.db*"):
+        f.unlink()
+
+
+async def run_demo(data_dir: Path, port: int) -> int:
+    from bot.app import BotApp
+
+    await asyncio.to_thread(_fresh_dir, data_dir)
+    url = f"http://127.0.0.1:{port}"
+    cfg = demo_config(data_dir, url, port + 1)
+    db = Database(cfg.database.url)
+    for line in await load_demo_data(db):
+        print(line)
+    emu = Emulator(client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+    attach_chat(emu, await personas(db))  # routes must exist before the server starts
+    await emu.start("127.0.0.1", port)
+    app = BotApp(cfg, db)
+    await app.start()
+    await emu.wait_connected(timeout=15)
+    print(f"\n演示已启动：在浏览器打开 {url}/ ，选择身份后发送“帮助”。")
+    print(f"健康检查：http://127.0.0.1:{app.port}/healthz 　按 Ctrl-C 结束。")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await app.stop()
+    await emu.stop()
+    return 0

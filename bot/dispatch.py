@@ -1,0 +1,152 @@
+"""The message pipeline: dedup → identify → rate limit → route → authorize → handle → reply → audit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from dingtalk_stream import ChatbotMessage
+from sqlmodel import update
+
+from bot.context import Attachment, Context, Incoming, Reply, Services
+from bot.dingtalk_api import DingTalkAPI, DingTalkError
+from bot.render import robot_message, webhook_body
+from bot.roles import Right, Role, rights_of
+from bot.router import RateLimiter, Router, as_dict
+from models import InboundMessage, Unit
+from models.accounts import account_by_user
+from models.audit import record_inbound
+from models.outbox import enqueue, user_recipient
+
+log = logging.getLogger(__name__)
+
+
+def to_incoming(message: ChatbotMessage, raw: dict[str, Any]) -> Incoming:
+    """The SDK's message object → our Incoming (text, attachments, conversation)."""
+    text = message.text.content if message.text else ""
+    content = raw.get("content") if isinstance(raw.get("content"), dict) else {}
+    attachments: list[Attachment] = []
+    if message.message_type == "richText":
+        for item in content.get("richText", []):
+            if item.get("text"):
+                text += item["text"]
+            elif item.get("downloadCode"):
+                attachments.append(Attachment("picture", item["downloadCode"]))
+    elif message.message_type in ("picture", "file", "audio", "video") and content.get("downloadCode"):
+        attachments.append(Attachment(message.message_type, content["downloadCode"], content.get("fileName", "")))
+        if message.message_type == "audio":
+            text = content.get("recognition", "")
+    return Incoming(
+        msg_id=message.message_id or "", user_id=message.sender_staff_id or "", nick=message.sender_nick or "",
+        text=text or "", conversation_type=str(message.conversation_type or "1"),
+        conversation_id=message.conversation_id or "", session_webhook=message.session_webhook or "",
+        msgtype=message.message_type or "text", attachments=tuple(attachments),
+    )
+
+
+class Dispatcher:
+    def __init__(self, services: Services, api: DingTalkAPI, limiter: RateLimiter, nudge: Any = None) -> None:
+        self.services = services
+        self.api = api
+        self.limiter = limiter
+        self._nudge = nudge  # wakes the outbox worker after a handler enqueued something
+
+    @property
+    def router(self) -> Router:
+        return self.services.router
+
+    async def on_message(self, message: ChatbotMessage, raw: dict[str, Any]) -> None:
+        msg = to_incoming(message, raw)
+        if not msg.msg_id:
+            log.warning("message without msgId ignored")
+            return
+        if not await self._first_delivery(msg):
+            log.info("duplicate delivery of %s ignored", msg.msg_id)
+            return
+        command, outcome, account_id = "", "error", None
+        try:
+            reply, command, outcome, account_id = await self.handle(msg)
+        except Exception:
+            log.exception("handling message %s failed", msg.msg_id)
+            reply = Reply("error.md.j2", outcome="error")
+        if reply is not None:
+            await self.send_reply(msg, reply)
+        await self._finish_audit(msg.msg_id, command, outcome, account_id)
+        if self._nudge is not None:
+            self._nudge()
+
+    async def handle(self, msg: Incoming) -> tuple[Reply | None, str, str, int | None]:
+        """Decide the reply; returns (reply, command name, outcome, account id)."""
+        verdict = self.limiter.check(msg.user_id or msg.conversation_id)
+        if verdict != "ok":
+            return (Reply("rate_limited.md.j2", outcome="rate_limited") if verdict == "notify" else None,
+                    "", "rate_limited", None)
+        async with self.services.db.read() as session:
+            account = await account_by_user(session, msg.user_id) if msg.user_id else None
+            unit = await session.get(Unit, account.unit_id) if account and account.unit_id else None
+        roles = [Role(r) for r in account.role_codes] if account else []
+        rights = rights_of(roles)
+        match = self.router.match(msg.text)
+        ctx = Context(self.services, account, roles, rights, unit)
+        account_id = account.id if account else None
+        if match is None:
+            return self._unmatched(msg, ctx), "", "unknown", account_id
+        command = match.command
+        if command.right not in rights:
+            if account is None:
+                return Reply("unknown_user.md.j2", {"nick": msg.nick}, outcome="denied"), command.name, \
+                    "denied", None
+            allowed = [as_dict(c) for c in self.router.suggest(msg.text, rights)]
+            return Reply("denied.md.j2", {"command": command.name, "suggestions": allowed},
+                         outcome="denied"), command.name, "denied", account_id
+        ctx.args, ctx.raw_args = match.args, match.raw_args
+        reply = await command.handler(msg, ctx)
+        return reply, command.name, reply.outcome, account_id
+
+    def _unmatched(self, msg: Incoming, ctx: Context) -> Reply:
+        if ctx.account is None:
+            return Reply("unknown_user.md.j2", {"nick": msg.nick}, outcome="unknown")
+        if not msg.text.strip():
+            return Reply("no_text.md.j2", {"msgtype": msg.msgtype}, outcome="unknown")
+        suggestions = [as_dict(c) for c in self.router.suggest(msg.text, ctx.rights)]
+        return Reply("unknown_command.md.j2", {"text": msg.text.strip()[:30], "suggestions": suggestions},
+                     outcome="unknown")
+
+    async def send_reply(self, msg: Incoming, reply: Reply) -> None:
+        """Answer by sessionWebhook; if DingTalk keeps failing, push the answer through the outbox."""
+        text = self.services.renderer.render(reply.template, reply.data)
+        buttons = [] if msg.is_group else reply.buttons  # dtmd buttons are for single chats
+        body = webhook_body(text, buttons)
+        for attempt in range(3):
+            try:
+                await self.api.reply(msg.session_webhook, body)
+                return
+            except DingTalkError as e:
+                if not e.retryable or e.ambiguous or attempt == 2:
+                    log.warning("reply to %s failed: %s", msg.msg_id, e)
+                    break
+                await asyncio.sleep(0.5 * (attempt + 1))
+        if not msg.is_group and msg.user_id:
+            msg_key, param = robot_message(text, buttons)
+            async with self.services.db.write() as session:
+                await enqueue(session, dedup_key=f"reply:{msg.msg_id}", kind="reply.fallback",
+                              recipient=user_recipient(msg.user_id), msg_key=msg_key, param=param)
+
+    async def _first_delivery(self, msg: Incoming) -> bool:
+        async with self.services.db.write() as session:
+            return await record_inbound(
+                session, msg_id=msg.msg_id[:128], sender_user_id=msg.user_id[:64],
+                conversation_type=msg.conversation_type[:2], conversation_id=msg.conversation_id[:128],
+                text=msg.text[:4000],
+            )
+
+    async def _finish_audit(self, msg_id: str, command: str, outcome: str, account_id: int | None) -> None:
+        async with self.services.db.write() as session:
+            await session.exec(
+                update(InboundMessage).where(InboundMessage.msg_id == msg_id[:128])  # type: ignore[arg-type]
+                .values(command=command, outcome=outcome, account_id=account_id)
+            )
+
+
+__all__ = ["Dispatcher", "Right", "to_incoming"]

@@ -1,0 +1,53 @@
+"""File import (shared/docs/import-formats.md): `import_file(db, kind, path)`.
+
+Adding a kind means one module with a `SPEC` (bot.importing.base.KindSpec) and one entry in KINDS.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.db import Database
+from bot.importing import accounts, units
+from bot.importing.base import ImportJob, ImportRejected, ImportResult, KindSpec
+from bot.importing.reader import read_table
+
+KINDS: dict[str, KindSpec] = {spec.kind: spec for spec in (units.SPEC, accounts.SPEC)}
+
+# Kinds of the contract that are not implemented yet, to give a precise message.
+PLANNED = {"persons": "人员", "approvals": "审批事项", "problems": "问题台账", "groups": "走访分组"}
+
+__all__ = ["KINDS", "ImportRejected", "ImportResult", "import_file", "kind_spec"]
+
+
+def kind_spec(kind: str) -> KindSpec:
+    """The registered kind by code (`units`) or label (`单位`); ImportRejected when unknown."""
+    key = kind.strip()
+    for spec in KINDS.values():
+        if key in (spec.kind, spec.label):
+            return spec
+    supported = "、".join(f"{s.kind}（{s.label}）" for s in KINDS.values())
+    if key in PLANNED and key not in KINDS:
+        raise ImportRejected([f"{key}（{PLANNED[key]}）的导入尚未开放。目前支持：{supported}"])
+    raise ImportRejected([f"未知的导入类型“{key}”。目前支持：{supported}"])
+
+
+async def import_file(db: Database, kind: str, path: Path, *, actor_user_id: str = "") -> ImportResult:
+    """Import one file of `kind`: all rows or nothing. Raises ImportRejected with every problem."""
+    spec = kind_spec(kind)
+    path = Path(path)
+    table = read_table(path)
+    missing = [h for h in spec.required if h not in table.headers]
+    if missing:
+        raise ImportRejected([f"缺少必填列：{'、'.join(missing)}"])
+    warnings = []
+    extra = [h for h in table.headers if h not in spec.headers]
+    if extra:
+        warnings.append(f"已忽略无法识别的列：{'、'.join(extra)}")
+    if not table.rows:
+        warnings.append("文件中没有数据行")
+    job = ImportJob(kind=spec.kind, label=spec.label, entity=spec.entity, source=path.name,
+                    actor_user_id=actor_user_id)
+    await spec.load(db, table.rows, job)
+    job.result.warnings = warnings + job.result.warnings
+    return job.result

@@ -1,0 +1,175 @@
+"""Shared machinery of every import kind: results, error collection, column specs, upserts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from models.audit import AuditEvent
+from models.base import utcnow
+
+if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    from bot.db import Database
+    from bot.importing.reader import Row
+
+DETAIL_MAX = 4000
+
+
+class ImportRejected(Exception):
+    """The file was refused; `lines` holds one Chinese line per problem. Nothing was written."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = list(lines)
+
+
+@dataclass
+class ImportResult:
+    """What a clean import did."""
+
+    kind: str
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    warnings: list[str] = field(default_factory=list)
+    label: str = ""
+
+    def summary(self) -> str:
+        """One line, e.g. `单位导入完成：新增 3，更新 1，未变 26`."""
+        name = self.label or self.kind
+        return f"{name}导入完成：新增 {self.added}，更新 {self.updated}，未变 {self.unchanged}"
+
+
+class ErrorLog:
+    """Collects `第N行 列名: 原因` lines, reported in row order."""
+
+    def __init__(self) -> None:
+        self._items: list[tuple[int, int, str]] = []
+
+    def add(self, row: int, column: str, reason: str) -> None:
+        self._items.append((row, len(self._items), f"第{row}行 {column}: {reason}"))
+
+    @property
+    def lines(self) -> list[str]:
+        return [text for _, _, text in sorted(self._items)]
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def raise_if_any(self) -> None:
+        if self._items:
+            raise ImportRejected(self.lines)
+
+    def cell(self, row: Row, column: str, parse: Callable[[Any], Any], *, required: bool = False,
+             default: Any = None) -> Any:
+        """Parse one cell; a blank or bad cell is logged and gives `default`."""
+        raw = row.get(column)
+        if is_blank(raw):
+            if required:
+                self.add(row.number, column, "不能为空")
+            return default
+        try:
+            return parse(raw)
+        except ValueError as exc:
+            self.add(row.number, column, str(exc))
+            return default
+
+
+def is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+@dataclass(frozen=True)
+class Column:
+    """One header of a kind: the model attribute it fills and how to parse it."""
+
+    header: str
+    attr: str
+    parse: Callable[[Any], Any]
+    default: Any = ""
+    required: bool = False
+
+
+def parse_columns(row: Row, columns: tuple[Column, ...], errors: ErrorLog) -> dict[str, Any]:
+    """Values of the columns present in the file; absent columns are left out (kept as stored)."""
+    values: dict[str, Any] = {}
+    for col in columns:
+        if col.header in row.cells:
+            values[col.attr] = errors.cell(row, col.header, col.parse, required=col.required,
+                                           default=col.default)
+    return values
+
+
+def first_seen(errors: ErrorLog, seen: dict[Any, int], key: Any, row: int, column: str) -> None:
+    """Log a duplicate when `key` already appeared on an earlier row of the file."""
+    if key in seen:
+        errors.add(row, column, f"与第{seen[key]}行重复")
+    else:
+        seen[key] = row
+
+
+@dataclass
+class ImportJob:
+    """One run of one kind on one file: counts the outcome and writes the audit trail."""
+
+    kind: str
+    label: str
+    entity: str
+    source: str = ""
+    actor_user_id: str = ""
+    result: ImportResult = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.result = ImportResult(kind=self.kind, label=self.label)
+
+    def upsert(self, session: AsyncSession, existing: Any, make: Callable[..., Any],
+               values: dict[str, Any], *, key: str, row: int) -> Any:
+        """Insert or update one row; `updated_at` moves only when a field really changed."""
+        if existing is None:
+            obj = make(**values)
+            session.add(obj)
+            self.result.added += 1
+            self._audit(session, "import.add", key, row, {k: _plain(v) for k, v in values.items()})
+            return obj
+        changes = {k: v for k, v in values.items() if getattr(existing, k) != v}
+        if not changes:
+            self.result.unchanged += 1
+            return existing
+        detail = {k: [_plain(getattr(existing, k)), _plain(v)] for k, v in changes.items()}
+        for k, v in changes.items():
+            setattr(existing, k, v)
+        existing.updated_at = utcnow()
+        self.result.updated += 1
+        self._audit(session, "import.update", key, row, detail)
+        return existing
+
+    def _audit(self, session: AsyncSession, action: str, key: str, row: int, fields: dict) -> None:
+        detail = json.dumps({"file": self.source, "row": row, "fields": fields}, ensure_ascii=False)
+        session.add(AuditEvent(action=action, entity=self.entity, entity_id=key[:64],
+                               actor_user_id=self.actor_user_id, detail=detail[:DETAIL_MAX]))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return value
+
+
+Loader = Callable[["Database", list["Row"], ImportJob], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """A registered import kind: its headers and the coroutine that validates and writes rows."""
+
+    kind: str
+    label: str
+    entity: str
+    headers: tuple[str, ...]
+    required: tuple[str, ...]
+    load: Loader

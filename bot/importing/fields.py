@@ -1,0 +1,172 @@
+"""Cell parsers: each returns a clean value or raises ValueError with a short Chinese reason."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from datetime import date, datetime, time
+from typing import Any
+
+from bot.roles import Role, parse_roles, split_list
+from models.base import LOCAL_TZ
+
+USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+_TIME = r"(?:\s*[T ]?\s*(\d{1,2}):(\d{2})(?::(\d{2}))?)?"
+_DATE_SEP = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?" + _TIME + "$")
+_DATE_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})" + _TIME + "$")
+_MOBILE = re.compile(r"^1\d{10}$")
+
+TRUE_WORDS = {"是", "Y", "YES", "TRUE", "1", "√"}
+FALSE_WORDS = {"否", "N", "NO", "FALSE", "0", "×"}
+
+
+def as_text(value: Any) -> str:
+    """Any cell as trimmed text; a whole-number float loses its `.0`."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _nfkc(value: Any) -> str:
+    return unicodedata.normalize("NFKC", as_text(value)).strip()
+
+
+def text(max_len: int) -> Callable[[Any], str]:
+    """A parser for free text of at most `max_len` characters."""
+
+    def parse(value: Any) -> str:
+        result = as_text(value)
+        if len(result) > max_len:
+            raise ValueError(f"不能超过{max_len}个字")
+        return result
+
+    return parse
+
+
+def choice(options: tuple[str, ...], what: str) -> Callable[[Any], str]:
+    """A parser accepting exactly one of `options`."""
+
+    def parse(value: Any) -> str:
+        result = as_text(value)
+        if result not in options:
+            raise ValueError(f"未知{what}“{result}”（可选：{'、'.join(options)}）")
+        return result
+
+    return parse
+
+
+def parse_datetime(value: Any) -> datetime:
+    """A date with an optional time, as an aware Beijing-time datetime."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=LOCAL_TZ)
+    if isinstance(value, date):
+        return datetime.combine(value, time(), tzinfo=LOCAL_TZ)
+    raw = _nfkc(value)
+    match = _DATE_SEP.match(raw) or _DATE_COMPACT.match(raw)
+    if not match:
+        raise ValueError(f"无法识别的日期“{raw}”（应如 2026-11-23）")
+    y, m, d, hh, mm, ss = (int(g) if g else 0 for g in match.groups())
+    try:
+        return datetime(y, m, d, hh, mm, ss, tzinfo=LOCAL_TZ)
+    except ValueError:
+        raise ValueError(f"无效的日期“{raw}”") from None
+
+
+def parse_date(value: Any) -> date:
+    """A date (a time after it is allowed and dropped)."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return parse_datetime(value).date()
+
+
+def parse_count(value: Any) -> int:
+    """A whole number ≥ 0."""
+    if isinstance(value, bool):
+        raise ValueError("应为整数")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    else:
+        raw = _nfkc(value).replace(",", "")
+        if re.fullmatch(r"-?\d+(\.0+)?", raw) is None:
+            raise ValueError(f"应为整数，而不是“{raw}”")
+        number = int(raw.split(".")[0])
+    if number < 0:
+        raise ValueError("不能为负数")
+    return number
+
+
+def parse_bool(value: Any) -> bool:
+    """是 / 否."""
+    if isinstance(value, bool):
+        return value
+    raw = _nfkc(value).upper()
+    if raw in TRUE_WORDS:
+        return True
+    if raw in FALSE_WORDS:
+        return False
+    raise ValueError(f"应为“是”或“否”，而不是“{as_text(value)}”")
+
+
+def parse_list(value: Any) -> list[str]:
+    """Items separated by 、 , ， ; ；."""
+    return split_list(as_text(value))
+
+
+def parse_role_list(value: Any) -> list[Role]:
+    """Role labels, in canonical order; at least one."""
+    roles = parse_roles(as_text(value))
+    if not roles:
+        raise ValueError("不能为空")
+    return [r for r in Role if r in roles]
+
+
+def uscc_check_digit(prefix17: str) -> str:
+    """The GB 32100-2015 check character of the first 17 characters."""
+    total = sum(USCC_CHARS.index(ch) * w for ch, w in zip(prefix17, USCC_WEIGHTS, strict=True))
+    return USCC_CHARS[(31 - total % 31) % 31]
+
+
+def make_uscc(prefix17: str) -> str:
+    """`prefix17` plus its check character (for demo data and tests)."""
+    prefix17 = prefix17.upper()
+    if len(prefix17) != 17 or any(ch not in USCC_CHARS for ch in prefix17):
+        raise ValueError(f"前17位无效：{prefix17}")
+    return prefix17 + uscc_check_digit(prefix17)
+
+
+def parse_uscc(value: Any) -> str:
+    """An 18-character 统一社会信用代码 with a valid check character, upper-cased."""
+    code = _nfkc(value).replace(" ", "").upper()
+    if len(code) != 18:
+        raise ValueError(f"应为18位，“{code}”为{len(code)}位")
+    bad = [ch for ch in code if ch not in USCC_CHARS]
+    if bad:
+        raise ValueError(f"含非法字符“{bad[0]}”")
+    if uscc_check_digit(code[:17]) != code[17]:
+        raise ValueError("校验位不正确")
+    return code
+
+
+def parse_mobile(value: Any) -> str:
+    """An 11-digit mainland mobile number (spaces, dashes and +86 are dropped)."""
+    raw = re.sub(r"[\s\-]", "", _nfkc(value))
+    if raw.startswith("+86"):
+        raw = raw[3:]
+    if not _MOBILE.match(raw):
+        raise ValueError(f"应为11位手机号，而不是“{as_text(value)}”")
+    return raw

@@ -1,0 +1,45 @@
+"""Pushes: render a template once and enqueue it in the outbox for each recipient.
+
+Handlers and jobs call `notify_users` inside the transaction that makes the change, so the
+push exists if and only if the change does. The dedup key is `kind:key:recipient`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.context import Button
+from bot.render import Renderer, robot_message
+from models.outbox import enqueue, group_recipient, user_recipient
+
+
+async def notify_users(
+    session: AsyncSession, renderer: Renderer, *, kind: str, key: str, user_ids: list[str], template: str,
+    data: dict[str, Any], buttons: list[Button] | None = None, due_at: datetime | None = None,
+    expires_at: datetime | None = None,
+) -> int:
+    """Enqueue one message per user; returns how many rows were new."""
+    text = renderer.render(template, data)
+    msg_key, param = robot_message(text, buttons)
+    added = 0
+    for user_id in dict.fromkeys(user_ids):
+        added += await enqueue(
+            session, dedup_key=f"{kind}:{key}:{user_id}", kind=kind, recipient=user_recipient(user_id),
+            msg_key=msg_key, param=param, due_at=due_at, expires_at=expires_at,
+        )
+    return added
+
+
+async def notify_group(
+    session: AsyncSession, renderer: Renderer, *, kind: str, key: str, conversation_id: str, template: str,
+    data: dict[str, Any], due_at: datetime | None = None,
+) -> bool:
+    text = renderer.render(template, data)
+    msg_key, param = robot_message(text)
+    return await enqueue(
+        session, dedup_key=f"{kind}:{key}:{conversation_id}", kind=kind,
+        recipient=group_recipient(conversation_id), msg_key=msg_key, param=param, due_at=due_at,
+    )

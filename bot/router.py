@@ -1,0 +1,156 @@
+"""The router: an ordered, inspectable table of Chinese commands.
+
+Text is normalised (full-width → half-width, @-mentions, extra spaces and trailing punctuation
+removed) and matched against command names and aliases, longest first, so `申请绑定教育局` and
+`申请绑定 教育局` both work. First match wins; unmatched text gets the closest commands.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import time
+import unicodedata
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bot.roles import Right
+
+if TYPE_CHECKING:
+    from bot.context import Context, Incoming, Reply
+
+Handler = Callable[["Incoming", "Context"], Awaitable["Reply"]]
+
+_MENTION = re.compile(r"^(?:@\S+\s*)+")
+_SPACES = re.compile(r"\s+")
+_TRAILING = ".。!！?？~～"
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    handler: Handler
+    right: Right
+    summary: str  # one line for 帮助
+    usage: str = ""  # e.g. "申请绑定 <单位>"; defaults to the name
+    aliases: tuple[str, ...] = ()
+    topic: str = "通用"  # section of 帮助
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+
+@dataclass(frozen=True)
+class Match:
+    command: Command
+    args: str  # normalised text after the command word
+    raw_args: str  # the user's own text after the command word (for free text)
+
+
+def strip_mentions(text: str) -> str:
+    return _MENTION.sub("", text.strip()).strip()
+
+
+def normalize(text: str) -> str:
+    """Full-width → half-width, lower case, single spaces, no @-prefix or trailing punctuation."""
+    text = unicodedata.normalize("NFKC", strip_mentions(text))
+    text = _SPACES.sub(" ", text).strip().lower()
+    return text.rstrip(_TRAILING).strip()
+
+
+class Router:
+    def __init__(self) -> None:
+        self._commands: list[Command] = []
+        self._words: list[tuple[str, Command]] = []
+
+    def add(self, command: Command) -> None:
+        for word in command.words:
+            if any(w == word for w, _ in self._words):
+                raise ValueError(f"command word {word!r} registered twice")
+        self._commands.append(command)
+        self._words = sorted(
+            [(w, c) for c in self._commands for w in c.words], key=lambda wc: len(wc[0]), reverse=True
+        )
+
+    @property
+    def commands(self) -> list[Command]:
+        return list(self._commands)
+
+    def match(self, text: str) -> Match | None:
+        norm = normalize(text)
+        raw = strip_mentions(text)
+        for word, command in self._words:
+            if norm == word or norm.startswith(word):
+                rest = norm[len(word):]
+                # a Latin/digit command word must end at a word boundary; Chinese words need not
+                if rest and word[-1].isascii() and rest[0].isalnum():
+                    continue
+                return Match(command, rest.strip(), _raw_rest(raw, word) or rest.strip())
+        return None
+
+    def suggest(self, text: str, rights: frozenset[Right], n: int = 3) -> list[Command]:
+        """The commands the sender may use that look closest to `text`."""
+        allowed = [c for c in self._commands if c.right in rights]
+        head = normalize(text)[:6]
+        by_word = {w: c for c in allowed for w in c.words}
+        close = difflib.get_close_matches(head, list(by_word), n=n * 2, cutoff=0.3)
+        # also count commands sharing characters with the text (Chinese users abbreviate)
+        shared = sorted(by_word, key=lambda w: -len(set(w) & set(head)))
+        out: list[Command] = []
+        for word in [*close, *[w for w in shared if set(w) & set(head)]]:
+            if by_word[word] not in out:
+                out.append(by_word[word])
+        return out[:n]
+
+    def allowed(self, rights: frozenset[Right]) -> list[Command]:
+        return [c for c in self._commands if c.right in rights]
+
+
+def _raw_rest(raw: str, word: str) -> str:
+    """The user's own text after the command word, when the word is a clean prefix of it."""
+    head = unicodedata.normalize("NFKC", raw[: len(word)]).lower()
+    return raw[len(word):].strip() if head == word else ""
+
+
+class RateLimiter:
+    """At most `count` messages per `seconds` per user; the first refusal says so, later ones are silent."""
+
+    def __init__(self, count: int, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.count, self.seconds, self._clock = count, seconds, clock
+        self._seen: dict[str, deque[float]] = {}
+        self._warned: dict[str, float] = {}
+
+    def check(self, user: str) -> str:
+        """'ok', 'notify' (refuse and say so once) or 'drop' (refuse silently)."""
+        now = self._clock()
+        seen = self._seen.setdefault(user, deque())
+        while seen and seen[0] <= now - self.seconds:
+            seen.popleft()
+        if len(seen) < self.count:
+            seen.append(now)
+            self._warned.pop(user, None)
+            return "ok"
+        if self._warned.get(user, -1e18) > now - self.seconds:
+            return "drop"
+        self._warned[user] = now
+        return "notify"
+
+
+@dataclass
+class HelpSection:
+    topic: str
+    commands: list[Command] = field(default_factory=list)
+
+
+def help_sections(commands: list[Command]) -> list[HelpSection]:
+    sections: dict[str, HelpSection] = {}
+    for c in commands:
+        sections.setdefault(c.topic, HelpSection(c.topic)).commands.append(c)
+    return list(sections.values())
+
+
+def as_dict(command: Command) -> dict[str, Any]:
+    return {"name": command.name, "usage": command.usage or command.name, "summary": command.summary}

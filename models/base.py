@@ -1,0 +1,19 @@
+"""Shared time helpers: timestamps are timezone-aware UTC (SQLModel's UTCDateTime columns)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_local(dt: datetime) -> datetime:
+    """A stored timestamp as Beijing time, for display."""
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(LOCAL_TZ)

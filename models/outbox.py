@@ -1,0 +1,80 @@
+"""The persistent outbox: every proactive push is a row, written in the transaction that caused it.
+
+See shared/docs/reliability.md §8. A row is one message to one recipient; `dedup_key` makes a
+second enqueue of the same notification a no-op. The dispatcher (bot/outbox.py) claims rows with
+a lease and a fence and records the outcome.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Index
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Field, SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.base import utcnow
+
+PENDING, SENDING, SENT, UNKNOWN = "pending", "sending", "sent", "unknown"
+FAILED, DEAD, CANCELLED, EXPIRED = "failed", "dead", "cancelled", "expired"
+
+
+class OutboxMessage(SQLModel, table=True):
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedup_key: str = Field(unique=True, max_length=255)
+    kind: str = Field(max_length=40)
+    recipient: str = Field(max_length=140)  # "user:<userId>" or "group:<openConversationId>"
+    msg_key: str = Field(max_length=40)  # DingTalk msgKey: sampleText, sampleMarkdown, sampleActionCard…
+    payload: str  # msgParam as a JSON string, byte-identical on every retry
+    status: str = Field(default=PENDING, max_length=10)
+    attempts: int = 0
+    due_at: datetime = Field(default_factory=utcnow)
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime | None = None
+    lease_owner: str = Field(default="", max_length=64)
+    lease_until: datetime | None = None
+    fence: int = 0
+    provider_ref: str = Field(default="", max_length=128)
+    last_error: str = Field(default="", max_length=500)
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+
+
+def user_recipient(user_id: str) -> str:
+    return f"user:{user_id}"
+
+
+def group_recipient(conversation_id: str) -> str:
+    return f"group:{conversation_id}"
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    dedup_key: str,
+    kind: str,
+    recipient: str,
+    msg_key: str,
+    param: dict[str, Any],
+    due_at: datetime | None = None,
+    expires_at: datetime | None = None,
+) -> bool:
+    """Insert one notification unless its dedup_key exists; True when a row was added."""
+    now = utcnow()
+    due = due_at or now
+    values = dict(
+        dedup_key=dedup_key[:255], kind=kind, recipient=recipient, msg_key=msg_key,
+        payload=json.dumps(param, ensure_ascii=False, sort_keys=True), status=PENDING, attempts=0,
+        due_at=due, next_attempt_at=due, expires_at=expires_at, lease_owner="", fence=0,
+        provider_ref="", last_error="", created_at=now,
+    )
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["dedup_key"])
+    result = await session.exec(stmt)  # type: ignore[call-overload]
+    return bool(result.rowcount)

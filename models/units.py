@@ -1,0 +1,38 @@
+"""Units (单位): the bodies whose establishment the office supervises."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlmodel import Field, SQLModel
+
+from models.base import utcnow
+
+UNIT_KINDS = ("党政机关", "事业单位", "群团机关")
+STAFFING_TYPES = ("行政编制", "政法专项编制", "事业编制", "工勤编制")
+
+
+class Unit(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=100)
+    short_name: str = Field(default="", index=True, max_length=50)
+    uscc: str = Field(unique=True, max_length=18)  # 统一社会信用代码
+    kind: str = Field(max_length=10)  # one of UNIT_KINDS
+    is_cangong: bool = False  # 参公
+    supervisor_name: str = Field(default="", max_length=100)  # 主管部门
+    town: str = Field(default="", max_length=50)  # 所在乡镇/街道
+    est_admin: int = 0  # 行政编制
+    est_legal: int = 0  # 政法专项编制
+    est_public: int = 0  # 事业编制
+    est_worker: int = 0  # 工勤编制
+    posts_unit_chief: int = 0  # 单位领导正职职数
+    posts_unit_deputy: int = 0  # 单位领导副职职数
+    posts_dept_chief: int = 0  # 内设机构领导正职职数
+    posts_dept_deputy: int = 0  # 内设机构领导副职职数
+    data_updated_on: date | None = None  # 更新日期 (实名制 data)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def label(self) -> str:
+        return self.short_name or self.name

@@ -65,6 +65,7 @@ class OutboxConfig:
     batch_size: int = 50
     lease_seconds: int = 60
     max_attempts: int = 8
+    retry_base_seconds: float = 2.0  # full-jitter backoff: uniform(0, min(600, base * 2**attempts))
     rate_per_second: float = 20.0
 
 

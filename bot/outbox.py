@@ -63,9 +63,9 @@ class TokenBucket:
                 await asyncio.sleep((1 - self._tokens) / self.rate)
 
 
-def retry_delay(attempts: int, retry_after: float | None, cap: float = 600.0) -> float:
+def retry_delay(attempts: int, retry_after: float | None, base: float = 2.0, cap: float = 600.0) -> float:
     """Full-jitter backoff, never sooner than the server's Retry-After."""
-    jitter = random.uniform(0, min(cap, 2.0 * 2 ** min(attempts, 12)))
+    jitter = random.uniform(0, min(cap, base * 2 ** min(attempts, 12)))
     return max(retry_after or 0.0, jitter)
 
 
@@ -132,7 +132,7 @@ class OutboxWorker:
             .returning(T.id, T.fence, T.attempts, T.kind, T.recipient, T.msg_key, T.payload, T.expires_at)
         )
         async with self.db.write() as session:
-            result = await session.execute(stmt)
+            result = await session.exec(stmt)  # type: ignore[call-overload]
             return [Claimed(*r) for r in result.all()]
 
     async def complete(self, row: Claimed, status: str, *, ref: str = "", error: str = "",
@@ -147,7 +147,7 @@ class OutboxWorker:
         stmt = (update(OutboxMessage)
                 .where(T.id == row.id, T.fence == row.fence, T.status == SENDING).values(**values))
         async with self.db.write() as session:
-            result = await session.execute(stmt)
+            result = await session.exec(stmt)  # type: ignore[call-overload]
         if result.rowcount == 0:
             self.lost_leases += 1
             log.warning("outbox row %s: lease lost, completion %s ignored", row.id, status)
@@ -191,7 +191,7 @@ class OutboxWorker:
             if await self.complete(row, DEAD, error=error):
                 await self._alert(row, error)
             return
-        await self.complete(row, PENDING, error=error, retry_in=retry_delay(row.attempts, retry_after))
+        await self.complete(row, PENDING, error=error, retry_in=retry_delay(row.attempts, retry_after, self.cfg.retry_base_seconds))
 
     async def _alert(self, row: Claimed, error: str) -> None:
         log.error("outbox row %s (%s) not delivered: %s", row.id, row.kind, error)

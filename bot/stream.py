@@ -124,6 +124,8 @@ class StreamClient(DingTalkStreamClient):
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # network errors, bad answers, closed sockets
+                if self._stopping:
+                    break
                 failures += 1
                 log.warning("stream connection failed (%s): %s", type(e).__name__, e)
             finally:

@@ -14,7 +14,6 @@ from sqlmodel import select
 from bot.db import Database
 from bot.importing import ImportRejected, import_file
 from bot.importing.fields import make_uscc, parse_date, parse_uscc
-from bot.migrate import upgrade
 from bot.roles import Role
 from models.accounts import Account
 from models.audit import AuditEvent
@@ -26,14 +25,6 @@ ACCOUNT_HEADERS = ["钉钉用户ID", "姓名", "角色", "所属单位", "手机
 EDU = make_uscc("11331099MB0000001")
 HEALTH = make_uscc("11331099MB0000002")
 MEDIA = make_uscc("12331099MB0000003")
-
-
-@pytest.fixture
-async def db(tmp_path: Path):
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 't.db'}")
-    await upgrade(database)
-    yield database
-    await database.dispose()
 
 
 def write_csv(path: Path, headers: list[str], rows: list[list], encoding: str = "utf-8-sig") -> Path:

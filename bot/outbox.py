@@ -191,7 +191,8 @@ class OutboxWorker:
             if await self.complete(row, DEAD, error=error):
                 await self._alert(row, error)
             return
-        await self.complete(row, PENDING, error=error, retry_in=retry_delay(row.attempts, retry_after, self.cfg.retry_base_seconds))
+        delay = retry_delay(row.attempts, retry_after, self.cfg.retry_base_seconds)
+        await self.complete(row, PENDING, error=error, retry_in=delay)
 
     async def _alert(self, row: Claimed, error: str) -> None:
         log.error("outbox row %s (%s) not delivered: %s", row.id, row.kind, error)

@@ -77,15 +77,15 @@ def test_cli_missing_key_stops_with_one_line(tmp_path):
 
 
 def test_cli_db_upgrade_and_import(tmp_path):
-    cfg = write(tmp_path, "[database]\nurl = 'sqlite+aiosqlite:///%s'\n" % (tmp_path / "x.db"))
+    cfg = write(tmp_path, f"[database]\nurl = 'sqlite+aiosqlite:///{tmp_path / 'x.db'}'\n")
     assert run_cli("-c", str(cfg), "db", "upgrade", cwd=tmp_path).returncode == 0
     ok = run_cli("-c", str(cfg), "import", "units", str(ROOT / "bot/demo/units.csv"), cwd=tmp_path)
     assert ok.returncode == 0 and "新增 31" in ok.stdout, ok.stderr
     again = run_cli("-c", str(cfg), "import", "units", str(ROOT / "bot/demo/units.csv"), cwd=tmp_path)
     assert "新增 0，更新 0，未变 31" in again.stdout
     bad = tmp_path / "bad.csv"
-    bad.write_text("单位名称,统一社会信用代码,单位类别\n甲局,%s,党政机关\n乙局,123,机关\n" % make_uscc("11331099MB0000091"),
-                   encoding="utf-8")
+    good = make_uscc("11331099MB0000091")
+    bad.write_text(f"单位名称,统一社会信用代码,单位类别\n甲局,{good},党政机关\n乙局,123,机关\n", encoding="utf-8")
     out = run_cli("-c", str(cfg), "import", "units", str(bad), cwd=tmp_path)
     assert out.returncode == 1
     assert "第3行 统一社会信用代码" in out.stderr and "第3行 单位类别" in out.stderr

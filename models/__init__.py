@@ -5,7 +5,13 @@ Importing this package registers every table on `SQLModel.metadata` (Alembic rea
 
 from models.accounts import Account, BindingRequest
 from models.audit import AuditEvent, InboundMessage
+from models.calendar_data import HolidayOverride
+from models.dialogue import Dialogue
 from models.outbox import OutboxMessage
+from models.problems import ExtensionRequest, Problem, ProblemAttachment, ProblemEvent
 from models.units import Unit
 
-__all__ = ["Account", "AuditEvent", "BindingRequest", "InboundMessage", "OutboxMessage", "Unit"]
+__all__ = [
+    "Account", "AuditEvent", "BindingRequest", "Dialogue", "ExtensionRequest", "HolidayOverride", "InboundMessage",
+    "OutboxMessage", "Problem", "ProblemAttachment", "ProblemEvent", "Unit",
+]

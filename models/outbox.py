@@ -31,6 +31,7 @@ class OutboxMessage(SQLModel, table=True):
     recipient: str = Field(max_length=140)  # "user:<userId>" or "group:<openConversationId>"
     msg_key: str = Field(max_length=40)  # DingTalk msgKey: sampleText, sampleMarkdown, sampleActionCard…
     payload: str  # msgParam as a JSON string, byte-identical on every retry
+    mergeable: bool = False  # reminders due for one person at once may go out as one message
     status: str = Field(default=PENDING, max_length=10)
     attempts: int = 0
     due_at: datetime = Field(default_factory=utcnow)
@@ -63,13 +64,14 @@ async def enqueue(
     param: dict[str, Any],
     due_at: datetime | None = None,
     expires_at: datetime | None = None,
+    mergeable: bool = False,
 ) -> bool:
     """Insert one notification unless its dedup_key exists; True when a row was added."""
     now = utcnow()
     due = due_at or now
     values = dict(
         dedup_key=dedup_key[:255], kind=kind, recipient=recipient, msg_key=msg_key,
-        payload=json.dumps(param, ensure_ascii=False, sort_keys=True), status=PENDING, attempts=0,
+        payload=json.dumps(param, ensure_ascii=False, sort_keys=True), mergeable=mergeable, status=PENDING, attempts=0,
         due_at=due, next_attempt_at=due, expires_at=expires_at, lease_owner="", fence=0,
         provider_ref="", last_error="", created_at=now,
     )

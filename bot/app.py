@@ -38,7 +38,8 @@ class BotApp:
         self.config = config
         self.db = db or Database(config.database.url)
         self.router = handlers.register_all(Router())
-        self.services = Services(db=self.db, renderer=Renderer(), router=self.router, config=config)
+        self.services = Services(db=self.db, renderer=Renderer(), router=self.router, config=config,
+                                 dialogues=handlers.register_flows(), rules=config.rectification.rules())
         self.instance = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._tasks: list[asyncio.Task[Any]] = []
         self._runner: web.AppRunner | None = None
@@ -50,6 +51,7 @@ class BotApp:
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=cfg.dingtalk.http_timeout),
                                           trust_env=False)
         self.api = DingTalkAPI(cfg.dingtalk, self.http)
+        self.services.api = self.api
         self.outbox = OutboxWorker(self.db, self.api, cfg.outbox, owner=self.instance)
         self.outbox.on_dead = self._alert_admins
         limiter = RateLimiter(cfg.bot.rate_limit_count, cfg.bot.rate_limit_seconds)

@@ -10,8 +10,11 @@ import dataclasses
 import os
 import tomllib
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 from typing import Any
+
+from models.rectification import RectificationRules
 
 SECRET_ENV = {
     ("dingtalk", "client_secret"): "BOT_DINGTALK_CLIENT_SECRET",
@@ -70,13 +73,54 @@ class OutboxConfig:
 
 
 @dataclass(frozen=True)
+class StorageConfig:
+    dir: str = ""  # attachments received from units; empty = files/ beside the config file
+    max_file_mb: int = 20  # larger pictures and files are refused
+
+
+@dataclass(frozen=True)
+class RectificationConfig:
+    """整改 rules (shared/docs/domain.md); times are Beijing time "HH:MM"."""
+
+    yellow_days: int = 5
+    remind_before: list = field(default_factory=lambda: [5, 3, 1])  # working days before the deadline
+    overdue_every: int = 3
+    escalate_office_after: int = 5
+    freeze_after: int = 10
+    send_at: str = "09:00"
+    quiet_start: str = "18:00"
+    quiet_end: str = "08:30"
+
+    def rules(self) -> RectificationRules:
+        return RectificationRules(
+            yellow_days=self.yellow_days, remind_before=tuple(self.remind_before), overdue_every=self.overdue_every,
+            escalate_office_after=self.escalate_office_after, freeze_after=self.freeze_after,
+            send_at=_clock_time(self.send_at), quiet_start=_clock_time(self.quiet_start),
+            quiet_end=_clock_time(self.quiet_end),
+        )
+
+
+def _clock_time(text: str) -> time:
+    return time.fromisoformat(text)
+
+
+@dataclass(frozen=True)
 class Config:
     dingtalk: DingTalkConfig = field(default_factory=DingTalkConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     bot: BotConfig = field(default_factory=BotConfig)
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    rectification: RectificationConfig = field(default_factory=RectificationConfig)
     base_dir: Path = Path(".")
+
+    @property
+    def storage_dir(self) -> Path:
+        """Where received attachments are kept; a relative `dir` is taken from the config file's folder."""
+        if not self.storage.dir:
+            return self.base_dir / "files"
+        return self.base_dir / Path(self.storage.dir).expanduser()
 
     def require_dingtalk(self) -> None:
         """`run` needs credentials; import and db commands do not."""
@@ -96,10 +140,16 @@ def _section_class(name: str) -> type:
         "server": ServerConfig,
         "bot": BotConfig,
         "outbox": OutboxConfig,
+        "storage": StorageConfig,
+        "rectification": RectificationConfig,
     }[name]
 
 
 def _coerce(section: str, key: str, value: Any, expected: Any) -> Any:
+    if expected == "list":
+        if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            raise ConfigError(f"配置项 [{section}] {key} 类型错误：应为整数列表，如 [5, 3, 1]")
+        return value
     wanted = {"str": str, "int": int, "float": float, "bool": bool}[expected]
     if wanted is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
@@ -151,6 +201,13 @@ def load_config(path: str | Path | None, env: dict[str, str] | None = None) -> C
 
 
 def _validate(cfg: Config) -> None:
+    for key in ("send_at", "quiet_start", "quiet_end"):
+        try:
+            _clock_time(getattr(cfg.rectification, key))
+        except ValueError:
+            raise ConfigError(f"配置项 [rectification] {key} 应为 HH:MM 格式的时间") from None
+    if not cfg.rectification.remind_before or min(cfg.rectification.remind_before) < 1:
+        raise ConfigError("配置项 [rectification] remind_before 应为正整数列表，如 [5, 3, 1]")
     for key in ("api_endpoint", "oapi_endpoint"):
         value = getattr(cfg.dingtalk, key)
         if not value.startswith(("http://", "https://")):
@@ -162,5 +219,7 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("配置项 [database] url 应以 sqlite+aiosqlite:// 或 postgresql+asyncpg:// 开头")
     if cfg.bot.rate_limit_count < 1 or cfg.bot.rate_limit_seconds < 1:
         raise ConfigError("配置项 [bot] rate_limit_count / rate_limit_seconds 应为正整数")
+    if not 1 <= cfg.storage.max_file_mb <= 1024:
+        raise ConfigError("配置项 [storage] max_file_mb 应在 1-1024 之间")
     if cfg.bot.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError("配置项 [bot] log_level 应为 DEBUG/INFO/WARNING/ERROR 之一")

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.roles import Right, Role
+from models.base import utcnow
+from models.rectification import RectificationRules
+from models.workdays import WorkCalendar, load_calendar
 
 if TYPE_CHECKING:
     from bot.db import Database
@@ -58,12 +64,28 @@ class Reply:
 
 @dataclass
 class Services:
-    """What handlers may use, built once in bot/app.py."""
+    """What handlers and jobs may use, built once in bot/app.py."""
 
     db: Database
     renderer: Renderer
     router: Router
     config: Any  # bot.config.Config
+    rules: RectificationRules = field(default_factory=RectificationRules)
+    clock: Callable[[], datetime] = utcnow  # injectable, so tests can stand on any date
+    dialogues: Any = None  # bot.dialogue.Dialogues
+    api: Any = None  # bot.dingtalk_api.DingTalkAPI (file download and upload)
+    _calendar: WorkCalendar | None = None
+    _calendar_at: float = 0.0
+
+    async def calendar(self) -> WorkCalendar:
+        """The working-day calendar with the administrators' overrides, re-read every minute."""
+        if self._calendar is None or time.monotonic() - self._calendar_at > 60:
+            self._calendar = await load_calendar(self.db)
+            self._calendar_at = time.monotonic()
+        return self._calendar
+
+    def forget_calendar(self) -> None:
+        self._calendar = None
 
 
 @dataclass

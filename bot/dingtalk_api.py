@@ -1,9 +1,11 @@
-"""DingTalk out: sessionWebhook replies and proactive robot messages, over aiohttp.
+"""DingTalk out: sessionWebhook replies, proactive robot messages, file download and media upload.
 
 Every call has a timeout. The access token is cached, refreshed five minutes before it expires
 and again when DingTalk answers InvalidAuthentication (a 400, which the SDK misses). Errors are
 classified for the outbox: `retryable` (5xx, 429, throttling, connection refused) or permanent,
 and `ambiguous` when the request may have reached DingTalk (a timeout after sending).
+Media upload is an old-style oapi call: its own token (`gettoken`), passed as `?access_token=`,
+and errors as `{errcode, errmsg}` in an HTTP 200.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import mimetypes
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +27,9 @@ log = logging.getLogger(__name__)
 THROTTLE_CODES = {"90002", "90006", "90018", "130101", "send.too.fast", "too.many.people", "too.many.group"}
 THROTTLE_WORDS = ("Throttling", "QpsLimit", "FlowControl", "ApiCountLimit")
 BATCH_LIMIT = 20  # users per oToMessages/batchSend call
+OAPI_TOKEN_CODES = {"40014", "42001"}  # oapi: invalid / expired access_token
+OAPI_BUSY_CODES = {"-1"}  # oapi: 系统繁忙
+MEDIA_TYPES = ("image", "voice", "video", "file")
 
 
 class DingTalkError(Exception):
@@ -54,6 +60,9 @@ class DingTalkAPI:
         self._token = ""
         self._token_expires = 0.0
         self._token_lock = asyncio.Lock()
+        self._oapi_token = ""
+        self._oapi_expires = 0.0
+        self._oapi_lock = asyncio.Lock()
         self.calls = 0  # HTTP calls made (bench and tests)
 
     # -- replies ------------------------------------------------------------------------------------
@@ -87,6 +96,82 @@ class DingTalkAPI:
         data = await self._api("/v1.0/robot/messageFiles/download", body)
         return str(data.get("downloadUrl", ""))
 
+    async def download(self, download_code: str, max_bytes: int) -> bytes:
+        """The content of a picture or file a user sent; more than `max_bytes` is refused unread."""
+        url = await self.file_download_url(download_code)
+        if not url:
+            raise DingTalkError("钉钉未返回文件下载地址")
+        too_big = DingTalkError(f"文件超过 {_size(max_bytes)} 上限", code="FileTooLarge")
+        t = self._cfg.http_timeout
+        timeout = aiohttp.ClientTimeout(total=max(60.0, 6 * t), sock_connect=t, sock_read=t)
+        self.calls += 1
+        try:
+            async with self._http.get(url, timeout=timeout) as resp:  # a signed URL: no token
+                if resp.status >= 400:
+                    raise DingTalkError(f"下载文件失败 HTTP {resp.status}", status=resp.status,
+                                        retryable=resp.status >= 500 or resp.status == 429)
+                if resp.content_length is not None and resp.content_length > max_bytes:
+                    raise too_big
+                chunks, size = [], 0
+                async for chunk in resp.content.iter_chunked(1 << 16):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise too_big
+                    chunks.append(chunk)
+                return b"".join(chunks)
+        except aiohttp.ClientConnectorError as e:
+            raise DingTalkError(f"无法连接文件服务器：{e.os_error}", retryable=True) from None
+        except (TimeoutError, aiohttp.ClientError) as e:
+            raise DingTalkError(f"下载文件中断：{type(e).__name__}", retryable=True) from None
+
+    # -- old-style oapi: media upload ---------------------------------------------------------------------
+    async def upload_media(self, data: bytes, file_name: str, media_type: str = "file") -> str:
+        """Upload a file for sampleFile / sampleImageMsg / sampleAudio; returns its media_id."""
+        if media_type not in MEDIA_TYPES:
+            raise ValueError(f"media_type must be one of {MEDIA_TYPES}, got {media_type!r}")
+        url = self._cfg.oapi_endpoint.rstrip("/") + "/media/upload"
+        file_name = "".join(ch for ch in file_name if ch.isprintable()).strip() or "file"  # no header injection
+        content_type = mimetypes.guess_type(file_name)[0] or "application/octet-stream"
+        for attempt in (1, 2):
+            token = await self.oapi_token()
+            form = aiohttp.FormData(quote_fields=False)  # raw UTF-8 file names, as the SDK (requests) sends
+            form.add_field("type", media_type)
+            form.add_field("media", data, filename=file_name, content_type=content_type)
+            try:
+                result = await self._send("POST", url, params={"access_token": token}, data=form)
+                _check_errcode(result, retryable=OAPI_BUSY_CODES)
+            except DingTalkError as e:
+                if e.code in OAPI_TOKEN_CODES and attempt == 1:
+                    log.info("oapi token rejected (%s), refreshing", e.code)
+                    self._forget_oapi_token(token)
+                    continue
+                raise
+            if not result.get("media_id"):
+                raise DingTalkError("上传文件未返回 media_id")
+            return str(result["media_id"])
+        raise AssertionError("unreachable")
+
+    async def oapi_token(self, *, force: bool = False) -> str:
+        """The token of the old oapi host (gettoken), cached until five minutes before it expires."""
+        async with self._oapi_lock:
+            if not force and self._oapi_token and time.monotonic() < self._oapi_expires:
+                return self._oapi_token
+            url = self._cfg.oapi_endpoint.rstrip("/") + "/gettoken"
+            params = {"appkey": self._cfg.client_id, "appsecret": self._cfg.client_secret}
+            data = await self._send("GET", url, params=params)
+            _check_errcode(data, retryable=OAPI_BUSY_CODES)
+            token = data.get("access_token")
+            if not token:
+                raise DingTalkError("获取 oapi access token 失败")
+            self._oapi_token = str(token)
+            self._oapi_expires = time.monotonic() + float(data.get("expires_in", 7200)) - 300
+            return self._oapi_token
+
+    def _forget_oapi_token(self, token: str) -> None:
+        """Drop a rejected token unless a concurrent call has already replaced it."""
+        if self._oapi_token == token:
+            self._oapi_token, self._oapi_expires = "", 0.0
+
     # -- token and transport ----------------------------------------------------------------------------
     async def access_token(self, *, force: bool = False) -> str:
         async with self._token_lock:
@@ -116,9 +201,12 @@ class DingTalkAPI:
         raise AssertionError("unreachable")
 
     async def _post(self, url: str, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+        return await self._send("POST", url, json=body, headers=headers)
+
+    async def _send(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
         self.calls += 1
         try:
-            async with self._http.post(url, json=body, headers=headers, timeout=self._timeout) as resp:
+            async with self._http.request(method, url, timeout=self._timeout, **kwargs) as resp:
                 text = await resp.text()
                 return _parse_response(resp.status, resp.headers.get("Retry-After"), text)
         except aiohttp.ClientConnectorError as e:  # nothing was sent
@@ -147,13 +235,13 @@ def _parse_response(status: int, retry_after: str | None, text: str) -> dict[str
     )
 
 
-def _check_errcode(data: dict[str, Any]) -> None:
+def _check_errcode(data: dict[str, Any], retryable: set[str] | frozenset[str] = frozenset()) -> None:
     code = data.get("errcode", 0)
     if code in (0, "0", None):
         return
     raise DingTalkError(
         f"钉钉返回错误 {code} {data.get('errmsg', '')}".strip(), code=str(code),
-        retryable=str(code) in THROTTLE_CODES,
+        retryable=str(code) in THROTTLE_CODES or str(code) in retryable,
     )
 
 
@@ -162,3 +250,7 @@ def _seconds(value: str | None) -> float | None:
         return float(value) if value else None
     except ValueError:
         return None
+
+
+def _size(n: int) -> str:
+    return f"{n / 1048576:.4g} MB" if n >= 1048576 else f"{n / 1024:.4g} KB" if n >= 1024 else f"{n} 字节"

@@ -87,9 +87,17 @@ class Dispatcher:
             unit = await session.get(Unit, account.unit_id) if account and account.unit_id else None
         roles = [Role(r) for r in account.role_codes] if account else []
         rights = rights_of(roles)
-        match = self.router.match(msg.text)
         ctx = Context(self.services, account, roles, rights, unit)
         account_id = account.id if account else None
+        if account is not None and msg.text.strip():
+            dialogue = await self.services.dialogues.active(ctx, msg)
+            if dialogue is not None:
+                reply = await self.services.dialogues.handle(msg, ctx, dialogue)
+                return reply, f"对话:{dialogue.flow}", reply.outcome, account_id
+        if msg.attachments and not msg.text.strip() and self.router.attachment_handler is not None:
+            reply = await self.router.attachment_handler(msg, ctx)
+            return reply, "附件", reply.outcome, account_id
+        match = self.router.match(msg.text)
         if match is None:
             return self._unmatched(msg, ctx), "", "unknown", account_id
         command = match.command

@@ -2,61 +2,75 @@
 
 Design: shared/docs/reliability.md §8. Every instance runs one dispatcher. A claim commits
 before any HTTP call; a completion only counts if the row still carries our fence, so a
-dispatcher whose lease expired cannot overwrite the row's newer state. Identical 1:1 messages
-go out as one batchSend of up to 20 users; calls are paced by a token bucket.
+dispatcher whose lease expired cannot overwrite the row's newer state. A claimed batch becomes
+calls (bot/outbox_batches.py): a person's mergeable reminders go out as one message, identical
+1:1 messages as one batchSend of up to 20 users; calls are paced by a token bucket.
+
+Two guards keep a slow or paused dispatcher from sending what another may already have reclaimed:
+a call is only started while the batch's lease has at least one HTTP timeout left (otherwise the
+rest of the batch is released), and a 429's Retry-After pauses every call of this process.
+The one window no provider without an idempotency key can close remains: DingTalk accepted a
+call and the process died (or was paused past its lease) before `sent` was recorded.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import time
+from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select, tuple_, update
+from sqlalchemy.exc import DBAPIError
 
 from bot.config import OutboxConfig
 from bot.db import Database
-from bot.dingtalk_api import BATCH_LIMIT, DingTalkAPI, DingTalkError, SendResult
+from bot.dingtalk_api import DingTalkAPI, DingTalkError, SendResult
+from bot.outbox_batches import Claimed, Unit, payload_text, plan
 from models.base import utcnow
 from models.outbox import DEAD, EXPIRED, FAILED, PENDING, SENDING, SENT, OutboxMessage
 
+__all__ = ["Claimed", "OutboxWorker", "TokenBucket", "payload_text", "retry_delay"]
+
 log = logging.getLogger(__name__)
 T = OutboxMessage.__table__.c  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True)
-class Claimed:
-    id: int
-    fence: int
-    attempts: int
-    kind: str
-    recipient: str
-    msg_key: str
-    payload: str
-    expires_at: datetime | None
+LEASE_MARGIN = 1.0  # seconds kept free at the end of a lease for recording the outcome
 
 
 class TokenBucket:
-    """Paces calls to `rate` per second with bursts of up to `burst`."""
+    """Paces calls to `rate` per second with bursts of up to `burst`; `pause()` honours Retry-After."""
 
     def __init__(self, rate: float, burst: float | None = None) -> None:
         self.rate = rate
         self.capacity = burst if burst is not None else max(1.0, rate)
         self._tokens = self.capacity
         self._last = time.monotonic()
+        self._paused_until = 0.0
         self._lock = asyncio.Lock()
+
+    def pause(self, seconds: float) -> None:
+        """No call before `seconds` from now; then one call at once and the usual pace."""
+        until = time.monotonic() + seconds
+        if until > self._paused_until:
+            self._paused_until = until
+            self._tokens, self._last = min(1.0, self.capacity), until
+
+    def paused_for(self) -> float:
+        return max(0.0, self._paused_until - time.monotonic())
 
     async def acquire(self) -> None:
         async with self._lock:
             while True:
                 now = time.monotonic()
-                self._tokens = min(self.capacity, self._tokens + (now - self._last) * self.rate)
-                self._last = now
+                if now < self._paused_until:
+                    await asyncio.sleep(self._paused_until - now)
+                    continue
+                self._tokens = min(self.capacity, self._tokens + max(0.0, now - self._last) * self.rate)
+                self._last = max(self._last, now)
                 if self._tokens >= 1:
                     self._tokens -= 1
                     return
@@ -69,14 +83,43 @@ def retry_delay(attempts: int, retry_after: float | None, base: float = 2.0, cap
     return max(retry_after or 0.0, jitter)
 
 
+@dataclass
+class Outcome:
+    """What one call did to one unit (all rows of a merged message share it)."""
+
+    unit: Unit
+    status: str
+    error: str = ""
+    ref: str = ""
+    retry_in: float | None = None
+    alert: bool = False
+
+
 class OutboxWorker:
-    def __init__(self, db: Database, api: DingTalkAPI, cfg: OutboxConfig, owner: str) -> None:
+    def __init__(self, db: Database, api: DingTalkAPI, cfg: OutboxConfig, owner: str, *,
+                 burst: float = 1.0) -> None:
         self.db, self.api, self.cfg, self.owner = db, api, cfg, owner
-        self.bucket = TokenBucket(cfg.rate_per_second)
+        # burst 1: at most rate+1 calls in any one-second window, which is what a provider's QPS
+        # limit measures (a bucket of `rate` tokens would allow 2× rate across a second boundary).
+        self.bucket = TokenBucket(cfg.rate_per_second, burst)
+        timeout = getattr(getattr(api, "_timeout", None), "total", None)
+        self.call_timeout = float(timeout or 10.0)
+        # counters (tests and bench)
+        self.calls = 0  # send calls started (batchSend / groupMessages/send)
+        self.messages = 0  # messages DingTalk accepted (a batchSend to n users counts n)
+        self.sent_rows = 0  # rows recorded as sent
+        self.merged_rows = 0  # of which went out inside a merged message
+        self.retried_rows = 0
+        self.failed_rows = 0
+        self.dead_rows = 0
+        self.expired_rows = 0
+        self.released_rows = 0  # given back unsent because the lease ran short
+        self.ambiguous_rows = 0  # in a call that may have been delivered although it failed (timeout)
         self.lost_leases = 0  # completions rejected by the fence
         self._wake = asyncio.Event()
         self._stopping = False
-        self.on_dead: Any = None  # async callable(row) set by the app: alert administrators
+        self._warned = False
+        self.on_dead: Any = None  # async callable(row, error) set by the app: alert administrators
 
     def nudge(self) -> None:
         """Something was enqueued: dispatch now rather than at the next poll."""
@@ -89,11 +132,11 @@ class OutboxWorker:
     async def run(self) -> None:
         while not self._stopping:
             try:
-                sent = await self.dispatch_once()
+                handled = await self.dispatch_once()
             except Exception:
                 log.exception("outbox dispatch failed")
-                sent = 0
-            if sent == 0 and not self._stopping:
+                handled = 0
+            if handled == 0 and not self._stopping:
                 try:
                     await asyncio.wait_for(self._wake.wait(), self.cfg.poll_seconds)
                 except TimeoutError:
@@ -103,17 +146,36 @@ class OutboxWorker:
     async def dispatch_once(self) -> int:
         """Claim and send one batch of due rows; returns how many rows were handled."""
         rows = await self.claim()
+        if not rows:
+            return 0
+        deadline = time.monotonic() + self._send_window()
         now = utcnow()
-        live = []
-        for row in rows:
-            if row.expires_at is not None and row.expires_at < now:
-                await self.complete(row, EXPIRED, error="too late to matter")
-            else:
-                live.append(row)
-        for group in _batches(live):
+        expired = [r for r in rows if r.expires_at is not None and r.expires_at < now]
+        if expired:
+            await self._record([Outcome(Unit((r,), r.msg_key, r.payload), EXPIRED, "too late to matter")
+                                for r in expired])
+        gone = {r.id for r in expired}
+        calls = plan([r for r in rows if r.id not in gone])
+        for i, call in enumerate(calls):
             await self.bucket.acquire()
-            await self._send(group)
+            if not await self._send(call, deadline):
+                await self.release([row for c in calls[i:] for unit in c for row in unit.rows])
+                break
         return len(rows)
+
+    def _send_window(self) -> float:
+        """How long after a claim a call may still start: it must end (one HTTP timeout) and be
+        recorded before the lease expires. A lease too short for that is a configuration error;
+        then a quarter of the lease is used, so that the dispatcher still makes progress."""
+        lease = float(self.cfg.lease_seconds)
+        window = lease - self.call_timeout - LEASE_MARGIN
+        if window < lease / 4:
+            if not self._warned:
+                log.warning("outbox lease_seconds=%s is too short for http_timeout=%s: a slow call may "
+                            "outlive its lease and be sent twice", lease, self.call_timeout)
+                self._warned = True
+            window = lease / 4
+        return window
 
     async def claim(self) -> list[Claimed]:
         now = utcnow()
@@ -121,7 +183,7 @@ class OutboxWorker:
             and_(T.status == PENDING, T.next_attempt_at <= now),
             and_(T.status == SENDING, T.lease_until < now),
         )
-        pick = select(T.id).where(due).order_by(T.next_attempt_at).limit(self.cfg.batch_size)
+        pick = select(T.id).where(due).order_by(T.next_attempt_at, T.id).limit(self.cfg.batch_size)
         if not self.db.is_sqlite:
             pick = pick.with_for_update(skip_locked=True)
         stmt = (
@@ -129,7 +191,8 @@ class OutboxWorker:
             .where(T.id.in_(pick.scalar_subquery()))
             .values(status=SENDING, lease_owner=self.owner, fence=T.fence + 1, attempts=T.attempts + 1,
                     lease_until=now + timedelta(seconds=self.cfg.lease_seconds))
-            .returning(T.id, T.fence, T.attempts, T.kind, T.recipient, T.msg_key, T.payload, T.expires_at)
+            .returning(T.id, T.fence, T.attempts, T.kind, T.recipient, T.msg_key, T.payload, T.expires_at,
+                       T.mergeable)
         )
         async with self.db.write() as session:
             result = await session.exec(stmt)  # type: ignore[call-overload]
@@ -138,85 +201,151 @@ class OutboxWorker:
     async def complete(self, row: Claimed, status: str, *, ref: str = "", error: str = "",
                        retry_in: float | None = None) -> bool:
         """Record the outcome if we still hold the row's lease; False means the lease was lost."""
-        now = utcnow()
-        values: dict[str, Any] = {"status": status, "lease_until": None, "last_error": error[:500]}
-        if status == SENT:
-            values.update(provider_ref=ref[:128], sent_at=now)
-        if retry_in is not None:
-            values["next_attempt_at"] = now + timedelta(seconds=retry_in)
-        stmt = (update(OutboxMessage)
-                .where(T.id == row.id, T.fence == row.fence, T.status == SENDING).values(**values))
-        async with self.db.write() as session:
-            result = await session.exec(stmt)  # type: ignore[call-overload]
-        if result.rowcount == 0:
-            self.lost_leases += 1
-            log.warning("outbox row %s: lease lost, completion %s ignored", row.id, status)
-            return False
-        return True
+        done = await self._record([Outcome(Unit((row,), row.msg_key, row.payload), status, error, ref, retry_in)])
+        return row.id in done
 
-    async def _send(self, group: list[Claimed]) -> None:
-        head = group[0]
+    async def release(self, rows: list[Claimed]) -> None:
+        """Give claimed rows back unsent (the attempt does not count), due when any pause ends."""
+        if not rows:
+            return
+        values = {"status": PENDING, "lease_until": None, "attempts": T.attempts - 1,
+                  "next_attempt_at": utcnow() + timedelta(seconds=self.bucket.paused_for())}
+        done = await self._update(rows, values)
+        self.released_rows += len(done)
+        self.lost_leases += len(rows) - len(done)
+        log.info("outbox: lease running short, %d rows released unsent", len(done))
+        if len(done) < len(rows):
+            log.warning("outbox rows %s: lease lost, release ignored", [r.id for r in rows if r.id not in done])
+
+    # -- sending ------------------------------------------------------------------------------------
+    async def _send(self, call: list[Unit], deadline: float) -> bool:
+        """One DingTalk call and its recorded outcome; False (nothing sent) if the lease ran short."""
+        head = call[0]
         try:
+            await self.api.access_token()  # cached; fetched first so that the lease check is the last step
+        except DingTalkError as e:  # nothing was sent, whatever the transport error says
+            await self._record(self._retry(call, f"access token: {e}", e.retry_after))
+            return True
+        if time.monotonic() > deadline:
+            return False
+        try:
+            self.calls += 1
             if head.recipient.startswith("group:"):
                 result = await self.api.group_send(head.recipient[6:], head.msg_key, head.payload)
             else:
-                users = [r.recipient[5:] for r in group]
+                users = [u.recipient[5:] for u in call]
                 result = await self.api.batch_send(users, head.msg_key, head.payload)
         except DingTalkError as e:
-            for row in group:
-                await self._failed(row, e)
-            return
-        await self._sent(group, result)
+            if e.retry_after:
+                self.bucket.pause(e.retry_after)
+            await self._record(self._failure(call, e))
+            return True
+        await self._record(self._success(call, result))
+        return True
 
-    async def _sent(self, group: list[Claimed], result: SendResult) -> None:
+    def _success(self, call: list[Unit], result: SendResult) -> list[Outcome]:
         throttled, invalid = set(result.flow_controlled), set(result.invalid)
-        for row in group:
-            user = row.recipient[5:]
+        out, again = [], []
+        for unit in call:
+            user = unit.recipient[5:] if unit.recipient.startswith("user:") else None
             if user in throttled:
-                await self._retry(row, "flow controlled", None)
+                again.append(unit)
             elif user in invalid:
-                await self.complete(row, FAILED, error="invalid userId")
+                out.append(Outcome(unit, FAILED, "invalid userId"))
             else:
-                await self.complete(row, SENT, ref=result.process_query_key)
+                self.messages += 1
+                out.append(Outcome(unit, SENT, ref=result.process_query_key))
+        return out + self._retry(again, "flow controlled", None)
 
-    async def _failed(self, row: Claimed, e: DingTalkError) -> None:
+    def _failure(self, call: list[Unit], e: DingTalkError) -> list[Outcome]:
         if not e.retryable:
-            await self.complete(row, FAILED, error=str(e))
-            await self._alert(row, str(e))
-        else:
-            await self._retry(row, ("ambiguous: " if e.ambiguous else "") + str(e), e.retry_after)
+            return [Outcome(unit, FAILED, str(e), alert=True) for unit in call]
+        if e.ambiguous:  # §8's window: DingTalk may have accepted it; resending may duplicate
+            rows = [r.id for unit in call for r in unit.rows]
+            self.ambiguous_rows += len(rows)
+            log.warning("outbox rows %s: DingTalk may have accepted the call (%s); it will be sent again", rows, e)
+        return self._retry(call, ("ambiguous: " if e.ambiguous else "") + str(e), e.retry_after)
 
-    async def _retry(self, row: Claimed, error: str, retry_after: float | None) -> None:
-        if row.attempts >= self.cfg.max_attempts:
-            if await self.complete(row, DEAD, error=error):
-                await self._alert(row, error)
-            return
-        delay = retry_delay(row.attempts, retry_after, self.cfg.retry_base_seconds)
-        await self.complete(row, PENDING, error=error, retry_in=delay)
+    def _retry(self, units: list[Unit], error: str, retry_after: float | None) -> list[Outcome]:
+        """Retry what one call could not deliver with ONE delay, so it is claimed and batched (or
+        merged) together again: a failed batchSend of 20 users stays one call, not 20. A unit is
+        dead when its most-tried row has used up its attempts; all its rows share that outcome."""
+        if not units:
+            return []
+        delay = retry_delay(max(u.attempts for u in units), retry_after, self.cfg.retry_base_seconds)
+        return [Outcome(u, DEAD, error, alert=True) if u.attempts >= self.cfg.max_attempts
+                else Outcome(u, PENDING, error, retry_in=delay) for u in units]
 
-    async def _alert(self, row: Claimed, error: str) -> None:
-        log.error("outbox row %s (%s) not delivered: %s", row.id, row.kind, error)
+    # -- recording ------------------------------------------------------------------------------------
+    async def _record(self, outcomes: list[Outcome]) -> set[int]:
+        """Write every outcome of one call in one transaction, each row guarded by its fence."""
+        now = utcnow()
+        groups: dict[tuple[Any, ...], list[Claimed]] = defaultdict(list)
+        for o in outcomes:
+            groups[(o.status, o.error[:500], o.ref[:128], o.retry_in)].extend(o.unit.rows)
+        plans = []
+        for (status, error, ref, retry_in), rows in groups.items():
+            values: dict[str, Any] = {"status": status, "lease_until": None, "last_error": error}
+            if status == SENT:
+                values.update(provider_ref=ref, sent_at=now)
+            if retry_in is not None:
+                values["next_attempt_at"] = now + timedelta(seconds=retry_in)
+            plans.append((rows, values))
+        done = await self._update_many(plans)
+        for o in outcomes:
+            ours = [r for r in o.unit.rows if r.id in done]
+            self.lost_leases += len(o.unit.rows) - len(ours)
+            if not ours:
+                log.warning("outbox rows %s: lease lost, completion %s ignored", [r.id for r in o.unit.rows], o.status)
+                continue
+            self._count(o, len(ours))
+            if o.alert:
+                await self._alert(o)
+        return done
+
+    def _count(self, o: Outcome, n: int) -> None:
+        if o.status == SENT:
+            self.sent_rows += n
+            self.merged_rows += n if o.unit.merged else 0
+        elif o.status == PENDING:
+            self.retried_rows += n
+        elif o.status == FAILED:
+            self.failed_rows += n
+        elif o.status == DEAD:
+            self.dead_rows += n
+        elif o.status == EXPIRED:
+            self.expired_rows += n
+
+    async def _update(self, rows: list[Claimed], values: dict[str, Any]) -> set[int]:
+        return await self._update_many([(rows, values)])
+
+    async def _update_many(self, plans: list[tuple[list[Claimed], dict[str, Any]]]) -> set[int]:
+        """UPDATE … WHERE (id, fence) IN (…) AND status='sending' RETURNING id, retried on lock errors."""
+        for attempt in range(1, 4):
+            try:
+                done: set[int] = set()
+                async with self.db.write() as session:
+                    for rows, values in plans:
+                        stmt = (update(OutboxMessage)
+                                .where(tuple_(T.id, T.fence).in_([(r.id, r.fence) for r in rows]),
+                                       T.status == SENDING)
+                                .values(**values).returning(T.id))
+                        result = await session.exec(stmt)  # type: ignore[call-overload]
+                        done.update(result.scalars().all())
+                return done
+            except DBAPIError:
+                if attempt == 3:
+                    raise
+                log.warning("outbox: recording an outcome failed, retrying", exc_info=True)
+                await asyncio.sleep(0.2 * attempt)
+        raise AssertionError("unreachable")
+
+    async def _alert(self, o: Outcome) -> None:
+        row, n = o.unit.head, len(o.unit.rows)
+        error = f"{n} 条合并提醒：{o.error}" if n > 1 else o.error
+        log.error("outbox rows %s (%s) not delivered: %s", [r.id for r in o.unit.rows], row.kind, error)
         if self.on_dead is not None and not row.kind.startswith("alert."):
-            await self.on_dead(row, error)
-
-
-def _batches(rows: list[Claimed]) -> list[list[Claimed]]:
-    """Group identical 1:1 messages into batchSend calls of ≤ 20 users; group messages go alone."""
-    groups: dict[tuple[str, str], list[Claimed]] = {}
-    out: list[list[Claimed]] = []
-    for row in rows:
-        if row.recipient.startswith("group:"):
-            out.append([row])
-            continue
-        bucket = groups.setdefault((row.msg_key, row.payload), [])
-        if len(bucket) == BATCH_LIMIT or any(r.recipient == row.recipient for r in bucket):
-            out.append(bucket[:])
-            bucket.clear()
-        bucket.append(row)
-    out.extend(b for b in groups.values() if b)
-    return out
-
-
-def payload_text(payload: str) -> str:
-    data = json.loads(payload)
-    return str(data.get("text") or data.get("content") or "")
+            try:
+                await self.on_dead(row, error)
+            except Exception:  # the outcome is recorded; a failed alert must not stop the batch
+                log.exception("outbox: alerting administrators failed")

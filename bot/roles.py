@@ -37,14 +37,15 @@ class Right(StrEnum):
     OFFICE_HANDLE = "office_handle"  # handle approvals, problems, feedback; record visits
     OFFICE_LEAD = "office_lead"  # digests, escalations, lead visit groups
     FEEDBACK_FILE = "feedback_file"  # supervisors: file feedback, see their own
+    PROBLEM_VIEW = "problem_view"  # see problems: a unit its own, the office all
     ACCOUNTS_MANAGE = "accounts_manage"  # administrators
 
 
 RIGHTS: dict[Role, frozenset[Right]] = {
-    Role.UNIT_CONTACT: frozenset({Right.UNIT_OWN}),
-    Role.UNIT_LEADER: frozenset({Right.UNIT_OWN}),
-    Role.OFFICE_STAFF: frozenset({Right.OFFICE_VIEW, Right.OFFICE_HANDLE}),
-    Role.OFFICE_LEADER: frozenset({Right.OFFICE_VIEW, Right.OFFICE_LEAD}),
+    Role.UNIT_CONTACT: frozenset({Right.UNIT_OWN, Right.PROBLEM_VIEW}),
+    Role.UNIT_LEADER: frozenset({Right.UNIT_OWN, Right.PROBLEM_VIEW}),
+    Role.OFFICE_STAFF: frozenset({Right.OFFICE_VIEW, Right.OFFICE_HANDLE, Right.PROBLEM_VIEW}),
+    Role.OFFICE_LEADER: frozenset({Right.OFFICE_VIEW, Right.OFFICE_LEAD, Right.PROBLEM_VIEW}),
     Role.SUPERVISOR: frozenset({Right.FEEDBACK_FILE}),
     Role.ADMIN: frozenset({Right.ACCOUNTS_MANAGE}),
 }

@@ -65,6 +65,7 @@ class Router:
     def __init__(self) -> None:
         self._commands: list[Command] = []
         self._words: list[tuple[str, Command]] = []
+        self.attachment_handler: Handler | None = None  # photos and files without a command
 
     def add(self, command: Command) -> None:
         for word in command.words:

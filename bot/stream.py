@@ -30,6 +30,7 @@ from dingtalk_stream import (
     ChatbotMessage,
     Credential,
     DingTalkStreamClient,
+    SystemMessage,
 )
 from dingtalk_stream.version import VERSION_STRING
 
@@ -166,12 +167,19 @@ class StreamClient(DingTalkStreamClient):
                 await ws.close()
                 return
             frame = json.loads(raw)
+            if frame.get("type") == "SYSTEM" and frame.get("headers", {}).get("topic") == "ping":
+                await self._pong(ws, frame)  # the SDK would log every ping as an unknown topic
+                continue
             # route_message (SDK) acks and reports a disconnect; our handlers return at once
             result = await self.route_message(frame)
             if result == DingTalkStreamClient.TAG_DISCONNECT:
                 log.info("server asked to disconnect, reconnecting")
                 await ws.close()
                 return
+
+    async def _pong(self, ws: Any, frame: dict[str, Any]) -> None:
+        ack = await self.system_handler.raw_process(SystemMessage.from_dict(frame))  # echoes `opaque`
+        await ws.send(json.dumps(ack.to_dict()))
 
 
 def backoff_delay(failures: int, base: float = 1.0, cap: float = 60.0) -> float:

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from bot.dialogue import Dialogues
 from bot.router import Router
-from handlers import basics, binding
+from handlers import basics, binding, export, ledger, problems
+
+MODULES = (basics, problems, ledger, export, binding)
 
 
 def register_all(router: Router) -> Router:
-    for module in (basics, binding):
+    for module in MODULES:
         module.register(router)
+    router.attachment_handler = problems.receive_attachment
     return router
+
+
+def register_flows() -> Dialogues:
+    """Every guided dialogue of the bot, by name."""
+    dialogues = Dialogues()
+    dialogues.add(ledger.ASSIGN_FLOW)
+    return dialogues

@@ -10,7 +10,9 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-JOB_MODULES: tuple[Any, ...] = ()
+from jobs import ladder
+
+JOB_MODULES: tuple[Any, ...] = (ladder,)
 
 
 def build_scheduler(app: Any) -> AsyncIOScheduler:

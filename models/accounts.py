@@ -49,3 +49,9 @@ async def accounts_with_role(session: AsyncSession, role: str) -> list[Account]:
     """Active accounts holding `role` (a role code)."""
     result = await session.exec(select(Account).where(Account.active == True))  # noqa: E712
     return [a for a in result.all() if role in a.role_codes]
+
+
+async def unit_accounts(session: AsyncSession, unit_id: int, role: str) -> list[Account]:
+    """Active accounts of one unit holding `role` (its contacts, or its leaders)."""
+    result = await session.exec(select(Account).where(Account.unit_id == unit_id, Account.active == True))  # noqa: E712
+    return [a for a in result.all() if role in a.role_codes]

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Index
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.base import utcnow
@@ -54,29 +54,47 @@ def group_recipient(conversation_id: str) -> str:
     return f"group:{conversation_id}"
 
 
-async def enqueue(
-    session: AsyncSession,
-    *,
-    dedup_key: str,
-    kind: str,
-    recipient: str,
-    msg_key: str,
-    param: dict[str, Any],
-    due_at: datetime | None = None,
-    expires_at: datetime | None = None,
-    mergeable: bool = False,
-) -> bool:
-    """Insert one notification unless its dedup_key exists; True when a row was added."""
+def outbox_values(
+    *, dedup_key: str, kind: str, recipient: str, msg_key: str, param: dict[str, Any],
+    due_at: datetime | None = None, expires_at: datetime | None = None, mergeable: bool = False,
+) -> dict[str, Any]:
+    """The column values of one new outbox row."""
     now = utcnow()
     due = due_at or now
-    values = dict(
+    return dict(
         dedup_key=dedup_key[:255], kind=kind, recipient=recipient, msg_key=msg_key,
         payload=json.dumps(param, ensure_ascii=False, sort_keys=True), mergeable=mergeable, status=PENDING, attempts=0,
         due_at=due, next_attempt_at=due, expires_at=expires_at, lease_owner="", fence=0,
         provider_ref="", last_error="", created_at=now,
     )
+
+
+def _insert(session: AsyncSession) -> Any:
     dialect = session.bind.dialect.name if session.bind else "sqlite"
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["dedup_key"])
-    result = await session.exec(stmt)  # type: ignore[call-overload]
+    return insert(OutboxMessage.__table__).on_conflict_do_nothing(index_elements=["dedup_key"])  # type: ignore[attr-defined]
+
+
+async def enqueue(session: AsyncSession, **values: Any) -> bool:
+    """Insert one notification unless its dedup_key exists; True when a row was added.
+
+    Keywords as `outbox_values`: dedup_key, kind, recipient, msg_key, param, due_at, expires_at, mergeable.
+    """
+    result = await session.exec(_insert(session).values(**outbox_values(**values)))  # type: ignore[call-overload]
     return bool(result.rowcount)
+
+
+async def enqueue_many(session: AsyncSession, rows: list[dict[str, Any]], chunk: int = 500) -> None:
+    """Insert many rows built by `outbox_values` (executemany; existing keys are skipped)."""
+    for i in range(0, len(rows), chunk):
+        await session.exec(_insert(session), params=rows[i:i + chunk])  # type: ignore[call-overload]
+
+
+async def existing_keys(session: AsyncSession, keys: list[str], chunk: int = 500) -> set[str]:
+    """Which of `keys` are already in the outbox (lets a scan skip rendering them again)."""
+    found: set[str] = set()
+    column = OutboxMessage.__table__.c.dedup_key  # type: ignore[attr-defined]
+    for i in range(0, len(keys), chunk):
+        result = await session.exec(select(column).where(column.in_(keys[i:i + chunk])))  # type: ignore[call-overload]
+        found.update(result.all())
+    return found

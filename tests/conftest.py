@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
@@ -29,14 +32,49 @@ async def _reset_postgres(url: str) -> None:
         await conn.close()
 
 
+async def _own_database(url: str) -> str:
+    """A database of this test process's own beside BOT_TEST_POSTGRES_URL's, so that test runs
+    (and the developers' parallel runs) never reset each other's schema."""
+    base, _, _name = url.rpartition("/")
+    name = f"bianban_test_{os.getpid()}"
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return f"{base}/{name}"
+
+
+_PG_OWN: list[str] = []
+
+
 @pytest.fixture(params=BACKENDS)
 async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "postgres":
         if not PG_URL:
             pytest.skip("PostgreSQL tests need BOT_TEST_POSTGRES_URL (set by .ci/run)")
-        await _reset_postgres(PG_URL)
-        return PG_URL
+        if not _PG_OWN:
+            _PG_OWN.append(await _own_database(PG_URL))
+        await _reset_postgres(_PG_OWN[0])
+        return _PG_OWN[0]
     return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Drop this process's own PostgreSQL database."""
+    if not _PG_OWN:
+        return
+    import asyncio
+
+    async def _drop() -> None:
+        conn = await asyncpg.connect(PG_URL.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{_PG_OWN[0].rpartition("/")[2]}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    asyncio.run(_drop())
 
 
 @pytest.fixture
@@ -117,3 +155,21 @@ class Chat:
 @pytest.fixture
 def chat(emulator: Emulator, bot: BotApp) -> Chat:
     return Chat(emulator)
+
+
+class FakeClock:
+    """Stands the bot on a chosen moment (aware), then lets real time flow from there."""
+
+    def __init__(self, start: datetime) -> None:
+        self.set(start)
+
+    def set(self, moment: datetime) -> None:
+        self._start, self._t0 = moment, time.monotonic()
+
+    def __call__(self) -> datetime:
+        return self._start + timedelta(seconds=time.monotonic() - self._t0)
+
+
+def beijing(text: str) -> datetime:
+    """`2026-11-23 10:00` in Beijing time, as an aware datetime."""
+    return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo("Asia/Shanghai"))

@@ -32,7 +32,7 @@ def test_example_config_loads_and_documents_every_key(tmp_path):
     example = (ROOT / "config.example.toml").read_text(encoding="utf-8")
     import dataclasses
 
-    for section in ("dingtalk", "database", "server", "bot", "outbox"):
+    for section in ("dingtalk", "database", "server", "bot", "outbox", "storage", "rectification"):
         for f in dataclasses.fields(getattr(cfg, section)):
             assert f"{f.name} =" in example or f"# {f.name} =" in example, (section, f.name)
 
@@ -44,6 +44,8 @@ def test_example_config_loads_and_documents_every_key(tmp_path):
     ("[dingtalk]\napi_endpoint = 'api.dingtalk.com'\n", "[dingtalk] api_endpoint"),
     ("[database]\nurl = 'mysql://x'\n", "[database] url"),
     ("[robot]\nx = 1\n", "[robot]"),
+    ("[rectification]\nsend_at = '9点'\n", "[rectification] send_at"),
+    ("[rectification]\nremind_before = 5\n", "[rectification] remind_before"),
 ])
 def test_wrong_keys_are_named(tmp_path, text, key):
     with pytest.raises(ConfigError) as e:

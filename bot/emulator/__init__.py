@@ -1,6 +1,6 @@
 """The local DingTalk emulator (tests and `make demo`)."""
 
 from bot.emulator.faults import Fault, Faults
-from bot.emulator.server import Emulator, Sent
+from bot.emulator.server import Emulator, Request, Sent
 
-__all__ = ["Emulator", "Fault", "Faults", "Sent"]
+__all__ = ["Emulator", "Fault", "Faults", "Request", "Sent"]

@@ -1,4 +1,10 @@
-"""Failure switches for the emulator: queued faults per endpoint, and per-user flow control."""
+"""Failure switches for the emulator: queued faults per endpoint, per-user flow control, and held answers.
+
+`inject()` faults act *before* the emulator accepts a call (a `delay` holds the request unanswered
+and unrecorded). `hold()` acts *after*: the message is recorded in the ledger, then the answer is
+held back, which is the window where a sender cannot know DingTalk accepted its message.
+`release()` (called by `Emulator.stop()`) ends every pending delay and hold at once.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +31,8 @@ class Faults:
     def __init__(self) -> None:
         self._queued: dict[str, deque[Fault]] = defaultdict(deque)
         self._flow: dict[str, int] = defaultdict(int)
+        self._holds: dict[str, deque[float]] = defaultdict(deque)
+        self._released = asyncio.Event()
 
     def inject(self, endpoint: str, fault: Fault, times: int = 1) -> None:
         self._queued[endpoint].extend([fault] * times)
@@ -32,6 +40,27 @@ class Faults:
     def clear(self) -> None:
         self._queued.clear()
         self._flow.clear()
+        self._holds.clear()
+
+    def hold(self, endpoint: str, seconds: float, times: int = 1) -> None:
+        """The next `times` accepted calls of `endpoint` are recorded, then answered `seconds` later."""
+        self._holds[endpoint].extend([seconds] * times)
+
+    async def take_hold(self, endpoint: str) -> None:
+        """Called after a call was recorded: wait out its queued hold, if any."""
+        queue = self._holds.get(endpoint)
+        if queue:
+            await self._sleep(queue.popleft())
+
+    def release(self) -> None:
+        """End every pending delay and hold now (and any started later): used on shutdown."""
+        self._released.set()
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._released.wait(), seconds)
+        except TimeoutError:
+            pass
 
     def flow_control(self, user_ids: list[str], times: int = 1) -> None:
         """The next `times` batchSends reaching each user report them flow-controlled."""
@@ -51,7 +80,7 @@ class Faults:
             return None
         fault = queue.popleft()
         if fault.delay:
-            await asyncio.sleep(fault.delay)
+            await self._sleep(fault.delay)
         if fault.status == 0:
             return None
         headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else None

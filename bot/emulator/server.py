@@ -2,9 +2,10 @@
 
 It speaks the Stream protocol to the real SDK (connections/open → ticket → websocket, CALLBACK
 frames, acks, SYSTEM ping and disconnect) and serves the outbound endpoints the bot calls
-(accessToken, sessionWebhook, oToMessages/batchSend, groupMessages/send, messageFiles/download),
-recording every message it receives in `ledger`. `faults` injects 5xx, 429, throttling, slow
-answers and flow control; `drop_sockets()` and `silence()` break the stream.
+(accessToken, sessionWebhook, oToMessages/batchSend, groupMessages/send, messageFiles/download,
+and the old oapi gettoken and media/upload), recording every message it receives in `ledger`
+and every upload in `media`. `faults` injects 5xx, 429, throttling, slow answers and flow
+control; `drop_sockets()` and `silence()` break the stream.
 """
 
 from __future__ import annotations
@@ -21,6 +22,28 @@ from aiohttp import WSMsgType, web
 
 from bot.emulator.faults import Faults
 
+REQUEST_ID = web.RequestKey("emulator_request", int)  # the id of the current Request, set by the log
+ENDPOINTS = {  # URL path → the short name used by `faults` and `requests`
+    "/v1.0/gateway/connections/open": "connections/open",
+    "/v1.0/oauth2/accessToken": "accessToken",
+    "/robot/sendBySession": "sendBySession",
+    "/v1.0/robot/oToMessages/batchSend": "batchSend",
+    "/v1.0/robot/groupMessages/send": "groupMessages/send",
+    "/v1.0/robot/messageFiles/download": "messageFiles/download",
+}
+
+
+@dataclass
+class Request:
+    """One POST the emulator received (wall-clock times, as time.time())."""
+
+    id: int
+    endpoint: str  # a short name from ENDPOINTS, else the path
+    client: str  # the <label> of a /_as/<label>/ URL, else ""
+    arrived: float
+    answered: float | None = None  # when the handler produced its answer (None: still pending)
+    status: int = 0
+
 
 @dataclass
 class Sent:
@@ -33,6 +56,7 @@ class Sent:
     in_reply_to: str = ""  # msgId of the inbound message (replies only)
     at: float = field(default_factory=time.time)
     seq: int = 0
+    request: int = 0  # id of the Request that carried it (see Emulator.requests)
 
     @property
     def text(self) -> str:
@@ -60,10 +84,14 @@ class Emulator:
         self.ping_interval = ping_interval
         self.faults = Faults()
         self.ledger: list[Sent] = []
+        self.requests: list[Request] = []  # every POST, in arrival order
         self.inbound: list[dict[str, Any]] = []  # frames delivered to the bot (the chat page's log)
         self.acks: dict[str, dict[str, Any]] = {}
         self.tokens: set[str] = set()
-        self.files: dict[str, bytes] = {}
+        self.files: dict[str, bytes] = {}  # downloadCode -> content (add_file)
+        self.oapi_tokens: dict[str, float] = {}  # old-style token -> expiry (time.time())
+        self.media: dict[str, tuple[str, bytes]] = {}  # media_id -> (file name, content)
+        self.media_types: dict[str, str] = {}  # media_id -> image / voice / video / file
         self.opened = 0  # connections/open calls
         self.base_url = ""
         self._tickets: set[str] = set()
@@ -71,9 +99,11 @@ class Emulator:
         self._sessions: dict[str, dict[str, Any]] = {}
         self._silent = False
         self._seq = itertools.count(1)
+        self._request_ids = itertools.count(1)
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
-        self.app = web.Application()
+        self.app = web.Application(client_max_size=64 * 1024 * 1024,  # media uploads
+                                   middlewares=[self._log_request])
         self.app.add_routes([
             web.post("/v1.0/gateway/connections/open", self._open),
             web.get("/connect", self._connect),
@@ -83,7 +113,10 @@ class Emulator:
             web.post("/v1.0/robot/groupMessages/send", self._group_send),
             web.post("/v1.0/robot/messageFiles/download", self._file_url),
             web.get("/files/{code}", self._file),
+            web.get("/gettoken", self._oapi_token),
+            web.post("/media/upload", self._media_upload),
         ])
+        self._add_client_routes()
 
     # -- lifecycle ------------------------------------------------------------------------------------
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -96,6 +129,7 @@ class Emulator:
         return self.base_url
 
     async def stop(self) -> None:
+        self.faults.release()  # held answers would otherwise delay the shutdown
         for ws in list(self._sockets):
             await ws.close()
         if self._runner:
@@ -117,6 +151,33 @@ class Emulator:
     async def _notify(self) -> None:
         async with self._changed:
             self._changed.notify_all()
+
+    def _add_client_routes(self) -> None:
+        """Serve every POST endpoint under /_as/<label>/ too (see the module docstring)."""
+        posts = [(r.resource.canonical, r.handler) for r in self.app.router.routes()
+                 if r.method == "POST" and r.resource is not None]
+        self.app.add_routes([web.post("/_as/{client}" + path, handler) for path, handler in posts])
+
+    def requests_to(self, endpoint: str, client: str | None = None) -> list[Request]:
+        return [r for r in self.requests if r.endpoint == endpoint and (client is None or r.client == client)]
+
+    @web.middleware
+    async def _log_request(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.method != "POST":
+            return await handler(request)
+        path = request.path
+        client = request.match_info.get("client", "")
+        if client:
+            path = path.removeprefix(f"/_as/{client}")
+        record = Request(next(self._request_ids), ENDPOINTS.get(path, path), client, time.time())
+        self.requests.append(record)
+        request[REQUEST_ID] = record.id
+        try:
+            response = await handler(request)
+            record.status = response.status
+            return response
+        finally:
+            record.answered = time.time()
 
     # -- driving the bot ----------------------------------------------------------------------------------
     def message(
@@ -262,7 +323,18 @@ class Emulator:
         return web.json_response({"accessToken": token, "expireIn": 7200})
 
     def revoke_tokens(self) -> None:
+        """Forget every token issued so far, new-style and oapi alike (calls get "invalid token")."""
         self.tokens.clear()
+        self.oapi_tokens.clear()
+
+    def expire_oapi_tokens(self) -> None:
+        """Make every oapi token issued so far answer errcode 42001 (expired)."""
+        self.oapi_tokens = dict.fromkeys(self.oapi_tokens, 0.0)
+
+    def add_file(self, code: str, data: bytes) -> str:
+        """Make `data` downloadable with downloadCode `code` (what a user's picture or file carries)."""
+        self.files[code] = data
+        return code
 
     def _authorized(self, request: web.Request) -> web.Response | None:
         if request.headers.get("x-acs-dingtalk-access-token") not in self.tokens:
@@ -295,7 +367,9 @@ class Emulator:
         param = json.loads(body.get("msgParam") or "{}")
         for user in users:
             if user not in throttled:
-                await self._record(Sent("oto", user, body.get("msgKey", ""), param))
+                await self._record(Sent("oto", user, body.get("msgKey", ""), param,
+                                        request=request.get(REQUEST_ID, 0)))
+        await self.faults.take_hold("batchSend")
         return web.json_response({"processQueryKey": secrets.token_hex(8), "invalidStaffIdList": [],
                                   "flowControlledStaffIdList": throttled})
 
@@ -306,7 +380,9 @@ class Emulator:
             return fault
         body = await request.json()
         param = json.loads(body.get("msgParam") or "{}")
-        await self._record(Sent("group", body.get("openConversationId", ""), body.get("msgKey", ""), param))
+        await self._record(Sent("group", body.get("openConversationId", ""), body.get("msgKey", ""), param,
+                                request=request.get(REQUEST_ID, 0)))
+        await self.faults.take_hold("groupMessages/send")
         return web.json_response({"processQueryKey": secrets.token_hex(8)})
 
     async def _file_url(self, request: web.Request) -> web.Response:
@@ -320,6 +396,39 @@ class Emulator:
     async def _file(self, request: web.Request) -> web.Response:
         data = self.files.get(request.match_info["code"])
         return web.Response(body=data) if data is not None else web.Response(status=404)
+
+    # -- old-style oapi ----------------------------------------------------------------------------------
+    async def _oapi_token(self, request: web.Request) -> web.Response:
+        if (fault := await self.faults.take("gettoken")) is not None:
+            return fault
+        q = request.query
+        if q.get("appkey") != self.client_id or q.get("appsecret") != self.client_secret:
+            return web.json_response({"errcode": 40089, "errmsg": "不合法的corpid或corpsecret"})
+        token = secrets.token_hex(16)
+        self.oapi_tokens[token] = time.time() + 7200
+        return web.json_response({"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": 7200})
+
+    async def _media_upload(self, request: web.Request) -> web.Response:
+        expires = self.oapi_tokens.get(request.query.get("access_token", ""))
+        if expires is None:
+            return web.json_response({"errcode": 40014, "errmsg": "不合法的access_token"})
+        if expires < time.time():
+            return web.json_response({"errcode": 42001, "errmsg": "access_token超时"})
+        if (fault := await self.faults.take("media/upload")) is not None:
+            return fault
+        form = await request.post()
+        media_type = str(form.get("type") or request.query.get("type", ""))
+        media = form.get("media")
+        if media_type not in ("image", "voice", "video", "file"):
+            return web.json_response({"errcode": 40004, "errmsg": "不合法的媒体文件类型"})
+        if not isinstance(media, web.FileField):
+            return web.json_response({"errcode": 41001, "errmsg": "缺少 media 文件"})
+        media_id = "@lA" + secrets.token_urlsafe(18)
+        self.media[media_id] = (media.filename, media.file.read())
+        self.media_types[media_id] = media_type
+        await self._notify()
+        return web.json_response({"errcode": 0, "errmsg": "ok", "media_id": media_id, "type": media_type,
+                                  "created_at": int(time.time() * 1000)})
 
     async def _record(self, sent: Sent) -> None:
         sent.seq = next(self._seq)

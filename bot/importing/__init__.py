@@ -8,11 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.db import Database
-from bot.importing import accounts, units
+from bot.importing import accounts, holidays, units
 from bot.importing.base import ImportJob, ImportRejected, ImportResult, KindSpec
 from bot.importing.reader import read_table
 
-KINDS: dict[str, KindSpec] = {spec.kind: spec for spec in (units.SPEC, accounts.SPEC)}
+KINDS: dict[str, KindSpec] = {spec.kind: spec for spec in (units.SPEC, accounts.SPEC, holidays.SPEC)}
 
 # Kinds of the contract that are not implemented yet, to give a precise message.
 PLANNED = {"persons": "人员", "approvals": "审批事项", "problems": "问题台账", "groups": "走访分组"}

@@ -143,7 +143,8 @@ class ImportJob:
         detail = {k: [_plain(getattr(existing, k)), _plain(v)] for k, v in changes.items()}
         for k, v in changes.items():
             setattr(existing, k, v)
-        existing.updated_at = utcnow()
+        if hasattr(existing, "updated_at"):
+            existing.updated_at = utcnow()
         self.result.updated += 1
         self._audit(session, "import.update", key, row, detail)
         return existing

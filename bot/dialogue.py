@@ -1,0 +1,163 @@
+"""The one multi-turn conversation mechanism: explicit steps, state in a table, timeout, 取消 and 上一步.
+
+A `Flow` is an ordered list of `Step`s and a `finish` coroutine; its state (current step, the
+answers so far) lives in the `dialogue` table keyed by (user, conversation), so it survives a
+restart and a user's single chat never mixes with a group chat. Like PTB's ConversationHandler,
+but persisted. Text that is a reserved word (取消, 上一步, 跳过, 确认) is handled here; any other
+text is the answer to the current step.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlmodel import delete, select
+
+from bot.context import Context, Incoming, Reply
+from bot.render import Markdown
+from bot.router import normalize
+from models.base import utcnow
+from models.dialogue import Dialogue
+
+CANCEL = {"取消", "退出", "算了", "cancel"}
+BACK = {"上一步", "返回", "back"}
+SKIP = {"跳过", "无", "没有", "skip"}
+CONFIRM = {"确认", "确定", "是", "好", "ok", "提交"}
+
+
+class Invalid(Exception):
+    """The answer does not fit the step; the message is shown and the step asked again."""
+
+
+Parser = Callable[[str, Incoming, Context, dict[str, Any]], Awaitable[Any]]
+Finisher = Callable[[Incoming, Context, dict[str, Any]], Awaitable[Reply]]
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    prompt: str | Callable[[dict[str, Any]], str]
+    parse: Parser
+    optional: bool = False  # 跳过 leaves the answer empty
+    choices: tuple[str, ...] = ()  # shown numbered; the parser receives the chosen text
+
+    def ask(self, data: dict[str, Any]) -> str:
+        text = self.prompt(data) if callable(self.prompt) else self.prompt
+        if self.choices:
+            text += "\n\n" + "\n".join(f"{i}. {c}" for i, c in enumerate(self.choices, 1))
+        hints = ["发送 上一步 返回", "取消 结束"] + (["跳过 不填"] if self.optional else [])
+        return f"{text}\n\n（{'，'.join(hints)}）"
+
+
+@dataclass(frozen=True)
+class Flow:
+    name: str
+    title: str
+    steps: tuple[Step, ...]
+    summary: Callable[[dict[str, Any]], str]  # shown before 确认
+    finish: Finisher
+    timeout_minutes: int = 30
+
+
+@dataclass
+class Dialogues:
+    flows: dict[str, Flow] = field(default_factory=dict)
+
+    def add(self, flow: Flow) -> None:
+        self.flows[flow.name] = flow
+
+    async def active(self, ctx: Context, msg: Incoming) -> Dialogue | None:
+        async with ctx.db.read() as session:
+            row = (await session.exec(select(Dialogue).where(
+                Dialogue.user_id == msg.user_id, Dialogue.conversation_id == msg.conversation_id))).first()
+        return row
+
+    async def start(self, msg: Incoming, ctx: Context, flow_name: str, data: dict[str, Any] | None = None,
+                    ) -> Reply:
+        """Open (or restart) a dialogue and ask its first unanswered step."""
+        flow = self.flows[flow_name]
+        data = dict(data or {})
+        data.setdefault("_history", [])
+        step = _first_open_step(flow, data)
+        await self._save(ctx, msg, flow, step.name if step else "_confirm", data)
+        return self._ask(flow, step, data)
+
+    async def handle(self, msg: Incoming, ctx: Context, row: Dialogue) -> Reply:
+        flow = self.flows.get(row.flow)
+        if flow is None or row.expires_at < utcnow():
+            await self.close(ctx, msg)
+            return Reply("message.md.j2", {"text": "上一次的对话已超时结束，请重新开始。"}, outcome="expired")
+        data = json.loads(row.data)
+        word = normalize(msg.text)
+        if word in CANCEL:
+            await self.close(ctx, msg)
+            return Reply("message.md.j2", {"text": f"已取消{flow.title}。"}, outcome="cancelled")
+        if word in BACK:
+            return await self._back(msg, ctx, flow, data)
+        if row.state == "_confirm":
+            if word in CONFIRM:
+                await self.close(ctx, msg)
+                return await flow.finish(msg, ctx, data)
+            return Reply("message.md.j2", {"text": "请回复 确认 提交，或 上一步 修改，或 取消。"}, outcome="invalid")
+        step = next(s for s in flow.steps if s.name == row.state)
+        if word in SKIP and step.optional:
+            value: Any = ""
+        else:
+            try:
+                value = await step.parse(_choice(step, msg.text), msg, ctx, data)
+            except Invalid as e:
+                return Reply("message.md.j2", {"text": f"{e}\n\n{step.ask(data)}"}, outcome="invalid")
+        data[step.name] = value
+        data["_history"].append(step.name)
+        nxt = _first_open_step(flow, data)
+        await self._save(ctx, msg, flow, nxt.name if nxt else "_confirm", data)
+        return self._ask(flow, nxt, data)
+
+    async def close(self, ctx: Context, msg: Incoming) -> None:
+        async with ctx.db.write() as session:
+            await session.exec(delete(Dialogue).where(  # type: ignore[call-overload]
+                Dialogue.user_id == msg.user_id, Dialogue.conversation_id == msg.conversation_id))
+
+    async def _back(self, msg: Incoming, ctx: Context, flow: Flow, data: dict[str, Any]) -> Reply:
+        if not data["_history"]:
+            step = _first_open_step(flow, data)
+            return Reply("message.md.j2", {"text": "已经是第一步了。\n\n" + (step.ask(data) if step else "")})
+        last = data["_history"].pop()
+        data.pop(last, None)
+        step = next(s for s in flow.steps if s.name == last)
+        await self._save(ctx, msg, flow, step.name, data)
+        return self._ask(flow, step, data)
+
+    def _ask(self, flow: Flow, step: Step | None, data: dict[str, Any]) -> Reply:
+        if step is None:
+            text = f"#### 请确认{flow.title}\n\n{flow.summary(data)}\n\n回复 确认 提交，上一步 修改，取消 放弃。"
+            return Reply("message.md.j2", {"text": Markdown(text)})  # summary() escapes user text
+        return Reply("message.md.j2", {"text": step.ask(data)})
+
+    async def _save(self, ctx: Context, msg: Incoming, flow: Flow, state: str, data: dict[str, Any]) -> None:
+        now = utcnow()
+        async with ctx.db.write() as session:
+            row = (await session.exec(select(Dialogue).where(
+                Dialogue.user_id == msg.user_id, Dialogue.conversation_id == msg.conversation_id))).first()
+            row = row or Dialogue(user_id=msg.user_id, conversation_id=msg.conversation_id, flow=flow.name,
+                                  state=state, expires_at=now)
+            row.flow, row.state, row.data = flow.name, state, json.dumps(data, ensure_ascii=False, default=str)
+            row.session_webhook = msg.session_webhook[:500]
+            row.updated_at, row.expires_at = now, now + timedelta(minutes=flow.timeout_minutes)
+            session.add(row)
+
+
+def _first_open_step(flow: Flow, data: dict[str, Any]) -> Step | None:
+    return next((s for s in flow.steps if s.name not in data), None)
+
+
+def _choice(step: Step, text: str) -> str:
+    """A numbered answer (`2`, `２`) becomes the choice's text."""
+    word = normalize(text)
+    if step.choices and word.isdigit() and 1 <= int(word) <= len(step.choices):
+        return step.choices[int(word) - 1]
+    return text.strip()

@@ -1,0 +1,55 @@
+"""导出台账: the 整改 ledger as an .xlsx file, sent to the requester's single chat."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlmodel import select
+
+from bot.context import Context, Incoming, Reply
+from bot.dingtalk_api import DingTalkError
+from bot.ledger_export import LedgerRow, build_ledger_xlsx
+from bot.roles import Right
+from bot.router import Command, Router
+from handlers.problem_common import text_reply
+from models import Problem, Unit
+from models.base import to_local
+from models.outbox import enqueue, user_recipient
+from models.rectification import light, local_today, workdays_left
+
+log = logging.getLogger(__name__)
+
+
+async def export_ledger(msg: Incoming, ctx: Context) -> Reply:
+    cal, now = await ctx.services.calendar(), ctx.services.clock()
+    today = local_today(now)
+    async with ctx.db.read() as session:
+        rows = (await session.exec(select(Problem, Unit).join(Unit).order_by(Problem.number))).all()
+    ledger = [
+        LedgerRow(number=p.number, unit=u.name, source=p.source, description=p.description,
+                  requirement=p.requirement, assigned_on=p.assigned_on, deadline=p.deadline,
+                  provisional=p.deadline_provisional, workdays_left=workdays_left(cal, p.deadline, today),
+                  light=light(cal, p.deadline, today, p.status, ctx.services.rules), status=p.status,
+                  closed_on=to_local(p.closed_at).date() if p.closed_at else None)
+        for p, u in rows
+    ]
+    stamp = to_local(now)
+    name = f"整改台账-{stamp:%Y%m%d-%H%M}.xlsx"
+    data = await asyncio.to_thread(build_ledger_xlsx, ledger, title="整改问题台账", generated_at=stamp)
+    try:
+        media_id = await ctx.services.api.upload_media(data, name, "file")
+    except DingTalkError as e:
+        log.warning("ledger upload failed: %s", e)
+        return text_reply("台账文件上传钉钉失败，请稍后再试。", "error")
+    async with ctx.db.write() as session:
+        await enqueue(session, dedup_key=f"export.ledger:{msg.msg_id}:{msg.user_id}", kind="export.ledger",
+                      recipient=user_recipient(msg.user_id), msg_key="sampleFile",
+                      param={"mediaId": media_id, "fileName": name, "fileType": "xlsx"})
+    where = "单聊" if msg.is_group else "这里"
+    return text_reply(f"台账已生成（{len(ledger)} 个问题），文件马上发到{where}。")
+
+
+def register(router: Router) -> None:
+    router.add(Command("导出台账", export_ledger, Right.OFFICE_VIEW, "导出整改台账 Excel（按单位汇总、灯色标注）",
+                       aliases=("台账导出", "导出"), topic="整改"))

@@ -45,6 +45,7 @@ class BotApp:
         self._runner: web.AppRunner | None = None
         self.http: aiohttp.ClientSession | None = None
         self.port = 0
+        self._stopped = False
 
     async def start(self, *, serve_http: bool = True) -> None:
         cfg = self.config
@@ -69,6 +70,9 @@ class BotApp:
             await self._serve_http()
 
     async def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
         self.outbox.stop()
         await self.stream.stop()
         await self.stream.drain()

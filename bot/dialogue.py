@@ -20,7 +20,6 @@ from sqlmodel import delete, select
 from bot.context import Context, Incoming, Reply
 from bot.render import Markdown
 from bot.router import normalize
-from models.base import utcnow
 from models.dialogue import Dialogue
 
 CANCEL = {"取消", "退出", "算了", "cancel"}
@@ -88,7 +87,7 @@ class Dialogues:
 
     async def handle(self, msg: Incoming, ctx: Context, row: Dialogue) -> Reply:
         flow = self.flows.get(row.flow)
-        if flow is None or row.expires_at < utcnow():
+        if flow is None or row.expires_at < ctx.services.clock():
             await self.close(ctx, msg)
             return Reply("message.md.j2", {"text": "上一次的对话已超时结束，请重新开始。"}, outcome="expired")
         data = json.loads(row.data)
@@ -139,7 +138,7 @@ class Dialogues:
         return Reply("message.md.j2", {"text": step.ask(data)})
 
     async def _save(self, ctx: Context, msg: Incoming, flow: Flow, state: str, data: dict[str, Any]) -> None:
-        now = utcnow()
+        now = ctx.services.clock()
         async with ctx.db.write() as session:
             row = (await session.exec(select(Dialogue).where(
                 Dialogue.user_id == msg.user_id, Dialogue.conversation_id == msg.conversation_id))).first()

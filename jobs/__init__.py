@@ -10,9 +10,9 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from jobs import ladder
+from jobs import dialogues, ladder
 
-JOB_MODULES: tuple[Any, ...] = (ladder,)
+JOB_MODULES: tuple[Any, ...] = (ladder, dialogues)
 
 
 def build_scheduler(app: Any) -> AsyncIOScheduler:

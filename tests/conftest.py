@@ -3,6 +3,7 @@ DingTalk emulator, and a running bot connected to it through the real SDK."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import time
@@ -128,7 +129,8 @@ async def make_bot(emulator: Emulator, demo_db: Database, db_url: str, tmp_path:
         app = BotApp(bot_config(emulator, db_url, tmp_path, **overrides), Database(db_url))
         await app.start()
         started.append(app)
-        await emulator.wait_connected(len(started))
+        await asyncio.wait_for(app.stream.connected.wait(), 10)
+        await emulator.wait_connected()
         return app
 
     yield _make

@@ -156,3 +156,22 @@ async def test_export_ledger_sends_an_xlsx_file(emulator, office_bot, chat):
     assert book.sheetnames == ["问题台账", "按单位汇总"]
     numbers = [c.value for c in book["问题台账"]["A"] if c.value and str(c.value).startswith("ZG-")]
     assert numbers == ["ZG-2026-0001", "ZG-2026-0002"]
+
+
+async def test_a_silent_dialogue_expires_with_a_note_and_survives_a_restart(emulator, office_bot, chat, make_bot):
+    from datetime import timedelta
+
+    from jobs.dialogues import expire_dialogues
+
+    await chat.say("bb_ywy1", "交办")
+    await chat.say("bb_ywy1", "教育局")
+    await office_bot.stop()  # a restart in the middle: the state is in the database
+    second = await make_bot()
+    second.services.clock = office_bot.services.clock
+    assert "1. 巡察" not in (await chat.say("bb_ywy1", "1")).text  # answered the 来源 step, asks 描述
+    clock = second.services.clock
+    clock.set(clock() + timedelta(minutes=31))
+    assert await expire_dialogues(second.services) == 1
+    [note] = await emulator.wait_push("bb_ywy1")
+    assert "已自动结束" in note.text
+    assert "李明" in (await chat.say("bb_ywy1", "我是谁")).text

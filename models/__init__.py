@@ -4,6 +4,7 @@ Importing this package registers every table on `SQLModel.metadata` (Alembic rea
 """
 
 from models.accounts import Account, BindingRequest
+from models.approvals import ApprovalEvent, ApprovalItem, ApprovalOptOut, ProcessedEvent
 from models.audit import AuditEvent, InboundMessage
 from models.calendar_data import HolidayOverride
 from models.dialogue import Dialogue
@@ -12,6 +13,20 @@ from models.problems import ExtensionRequest, Problem, ProblemAttachment, Proble
 from models.units import Unit
 
 __all__ = [
-    "Account", "AuditEvent", "BindingRequest", "Dialogue", "ExtensionRequest", "HolidayOverride", "InboundMessage",
-    "OutboxMessage", "Problem", "ProblemAttachment", "ProblemEvent", "Unit",
+    "Account",
+    "ApprovalEvent",
+    "ApprovalItem",
+    "ApprovalOptOut",
+    "AuditEvent",
+    "BindingRequest",
+    "Dialogue",
+    "ExtensionRequest",
+    "HolidayOverride",
+    "InboundMessage",
+    "OutboxMessage",
+    "Problem",
+    "ProblemAttachment",
+    "ProblemEvent",
+    "ProcessedEvent",
+    "Unit",
 ]

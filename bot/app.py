@@ -34,12 +34,14 @@ log = logging.getLogger(__name__)
 class BotApp:
     """One bot process: stream in, dispatcher, outbox worker, scheduler and the HTTP server."""
 
-    def __init__(self, config: Config, db: Database | None = None) -> None:
+    def __init__(self, config: Config, db: Database | None = None, clock: Any = None) -> None:
         self.config = config
         self.db = db or Database(config.database.url)
         self.router = handlers.register_all(Router())
         self.services = Services(db=self.db, renderer=Renderer(), router=self.router, config=config,
                                  dialogues=handlers.register_flows(), rules=config.rectification.rules())
+        if clock is not None:  # tests stand the whole bot on a chosen date
+            self.services.clock = clock
         self.instance = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._tasks: list[asyncio.Task[Any]] = []
         self._runner: web.AppRunner | None = None

@@ -99,6 +99,10 @@ class Dispatcher:
             return reply, "附件", reply.outcome, account_id
         match = self.router.match(msg.text)
         if match is None:
+            for fallback in self.router.fallbacks:
+                reply = await fallback(msg, ctx)
+                if reply is not None:
+                    return reply, fallback.__name__, reply.outcome, account_id
             return self._unmatched(msg, ctx), "", "unknown", account_id
         command = match.command
         if command.right not in rights:

@@ -66,6 +66,7 @@ class Router:
         self._commands: list[Command] = []
         self._words: list[tuple[str, Command]] = []
         self.attachment_handler: Handler | None = None  # photos and files without a command
+        self.fallbacks: list[Callable[..., Awaitable[Reply | None]]] = []  # tried before "没有听懂"
 
     def add(self, command: Command) -> None:
         for word in command.words:

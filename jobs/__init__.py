@@ -10,9 +10,9 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from jobs import dialogues, ladder
+from jobs import dialogues, digest, ladder, urge
 
-JOB_MODULES: tuple[Any, ...] = (ladder, dialogues)
+JOB_MODULES: tuple[Any, ...] = (ladder, urge, dialogues, digest)
 
 
 def build_scheduler(app: Any) -> AsyncIOScheduler:

@@ -125,8 +125,8 @@ async def make_bot(emulator: Emulator, demo_db: Database, db_url: str, tmp_path:
     """Start a bot on the demo data: `await make_bot(bot={"rate_limit_count": 5})`."""
     started: list[BotApp] = []
 
-    async def _make(**overrides: object) -> BotApp:
-        app = BotApp(bot_config(emulator, db_url, tmp_path, **overrides), Database(db_url))
+    async def _make(clock: object = None, **overrides: object) -> BotApp:
+        app = BotApp(bot_config(emulator, db_url, tmp_path, **overrides), Database(db_url), clock=clock)
         await app.start()
         started.append(app)
         await asyncio.wait_for(app.stream.connected.wait(), 10)

@@ -14,9 +14,7 @@ from tests.conftest import Chat, FakeClock, beijing
 
 @pytest.fixture
 async def office_bot(make_bot):
-    app = await make_bot()
-    app.services.clock = FakeClock(beijing("2026-11-20 10:00"))  # a Friday morning
-    return app
+    return await make_bot(clock=FakeClock(beijing("2026-11-20 10:00")))  # a Friday morning
 
 
 @pytest.fixture
@@ -166,8 +164,7 @@ async def test_a_silent_dialogue_expires_with_a_note_and_survives_a_restart(emul
     await chat.say("bb_ywy1", "交办")
     await chat.say("bb_ywy1", "教育局")
     await office_bot.stop()  # a restart in the middle: the state is in the database
-    second = await make_bot()
-    second.services.clock = office_bot.services.clock
+    second = await make_bot(clock=office_bot.services.clock)
     assert "1. 巡察" not in (await chat.say("bb_ywy1", "1")).text  # answered the 来源 step, asks 描述
     clock = second.services.clock
     clock.set(clock() + timedelta(minutes=31))

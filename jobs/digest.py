@@ -1,0 +1,44 @@
+"""The leaders' Monday message: last week's approvals in one line, and the standing red problems."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import select
+
+from bot.context import Services
+from bot.notify import notify_users
+from bot.roles import Role
+from models.accounts import accounts_with_role
+from models.approval_stats import period_stats
+from models.problems import OPEN_STATUSES, Problem
+from models.rectification import local_today
+from models.units import Unit
+
+
+async def weekly_digest(services: Services, now: datetime | None = None) -> int:
+    now = now or services.clock()
+    today = local_today(now)
+    start = today - timedelta(days=today.weekday() + 7)  # last week's Monday
+    end = start + timedelta(days=6)
+    async with services.db.write() as session:
+        stats = await period_stats(session, start, end)
+        red = (await session.exec(select(func.count()).select_from(Problem).where(
+            Problem.status.in_(OPEN_STATUSES), Problem.deadline < today))).one()  # type: ignore[attr-defined]
+        frozen = (await session.exec(select(func.count()).select_from(Unit).where(
+            Unit.frozen_since.is_not(None)))).one()  # type: ignore[union-attr]
+        leaders = [a.user_id for a in await accounts_with_role(session, Role.OFFICE_LEADER)]
+        rate = stats.same_day_rate
+        data = {"start": start.isoformat(), "end": end.isoformat(), "submitted": stats.submitted,
+                "rate": f"{rate * 100:.1f}%" if rate is not None else "—", "red": red, "frozen": frozen,
+                "avg": [(t.type, f"{t.avg_days:.1f}") for t in stats.by_type if t.avg_days is not None]}
+        week = today.isocalendar()
+        return await notify_users(session, services.renderer, kind="digest.weekly", key=f"{week[0]}-W{week[1]}",
+                                  user_ids=leaders, template="weekly_digest.md.j2", data=data)
+
+
+def register(scheduler: Any, app: Any) -> None:
+    scheduler.add_job(weekly_digest, "cron", day_of_week="mon", hour=9, minute=0, args=[app.services],
+                      id="weekly-digest", replace_existing=True)

@@ -62,7 +62,7 @@ async def dataset(app):
 
 
 async def test_completion_rate_by_hand(app, dataset):
-    start, end, label = period_of("本月", beijing(DAY).date())
+    start, end, _label = period_of("本月", beijing(DAY).date())
     async with app.db.read() as s:
         stats = await period_stats(s, start, end)
     assert (stats.submitted, stats.same_day) == (5, 2) and stats.same_day_rate == 0.4
@@ -78,7 +78,8 @@ async def test_completion_rate_by_hand(app, dataset):
 
 async def test_completion_rate_in_chat(app, dataset, emulator):
     reply = await Chat(emulator).say("bb_ld1", "办结率")
-    assert "当日办结率 40.0%" in reply.text and "用编核准：提交 2，办结 2，平均 1.0 个工作日，90% 在 2 个工作日内" in reply.text
+    assert "当日办结率 40.0%" in reply.text
+    assert "用编核准：提交 2，办结 2，平均 1.0 个工作日，90% 在 2 个工作日内" in reply.text
     assert "没有使用“办结率”的权限" in (await Chat(emulator).say("jyj_ll", "办结率")).text
 
 

@@ -8,6 +8,7 @@ PostgreSQL (asyncpg) uses the same code; there both kinds of session are ordinar
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -49,9 +50,14 @@ class Database:
             self.engine = create_async_engine(url, echo=echo, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
             _sqlite_hooks(self.engine)
             self._write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+            # One writer at a time in this process: SQLite resolves lock contention by sleeping in its
+            # busy handler (1, 2, 5 … 100 ms), which made 50 concurrent writers wait seconds.
+            self._write_lock: asyncio.Lock | None = asyncio.Lock()
         else:
             self.engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
             self._write_engine = self.engine
+            self._write_lock = None
+        self._writer: asyncio.Task[object] | None = None
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -62,9 +68,19 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A transaction that commits on success and rolls back on error."""
-        async with AsyncSession(self._write_engine, expire_on_commit=False) as session:
-            async with session.begin():
+        if self._write_lock is None:
+            async with AsyncSession(self._write_engine, expire_on_commit=False) as session, session.begin():
                 yield session
+            return
+        if self._writer is not None and self._writer is asyncio.current_task():
+            raise RuntimeError("nested write transaction on SQLite (it would wait for itself)")
+        async with self._write_lock:
+            self._writer = asyncio.current_task()
+            try:
+                async with AsyncSession(self._write_engine, expire_on_commit=False) as session, session.begin():
+                    yield session
+            finally:
+                self._writer = None
 
     async def ping(self) -> bool:
         try:

@@ -10,6 +10,7 @@ from models.calendar_data import HolidayOverride
 from models.dialogue import Dialogue
 from models.outbox import OutboxMessage
 from models.problems import ExtensionRequest, Problem, ProblemAttachment, ProblemEvent
+from models.staffing import Person, Warning
 from models.units import Unit
 
 __all__ = [

@@ -25,9 +25,11 @@ __all__ = [
     "HolidayOverride",
     "InboundMessage",
     "OutboxMessage",
+    "Person",
     "Problem",
     "ProblemAttachment",
     "ProblemEvent",
     "ProcessedEvent",
     "Unit",
+    "Warning",
 ]

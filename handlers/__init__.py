@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from bot.dialogue import Dialogues
 from bot.router import Router
-from handlers import approval_stats, approvals, basics, binding, export, ledger, problems
+from handlers import approval_stats, approvals, basics, binding, export, ledger, problems, warnings
 
-MODULES = (basics, approvals, approval_stats, problems, ledger, export, binding)
+MODULES = (basics, approvals, approval_stats, problems, ledger, export, warnings, binding)
 
 
 def register_all(router: Router) -> Router:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
@@ -55,7 +56,7 @@ async def assign(msg: Incoming, ctx: Context) -> Reply:
     except Invalid as e:
         return usage(str(e), ASSIGN_USAGE, ASSIGN_EXAMPLE)
     data.update(description=description.strip(), requirement=requirement.strip())
-    return await _create(msg, ctx, data)
+    return await assign_problem(msg, ctx, data)
 
 
 async def _parse_unit(text: str, msg: Incoming, ctx: Context, data: dict[str, Any]) -> int:
@@ -98,10 +99,14 @@ def _summary(data: dict[str, Any]) -> str:
 
 
 async def _finish_assign(msg: Incoming, ctx: Context, data: dict[str, Any]) -> Reply:
-    return await _create(msg, ctx, data)
+    return await assign_problem(msg, ctx, data)
 
 
-async def _create(msg: Incoming, ctx: Context, data: dict[str, Any]) -> Reply:
+async def assign_problem(msg: Incoming, ctx: Context, data: dict[str, Any], *, origin: str = "",
+                         on_created: Callable[[Any, Problem], Awaitable[None]] | None = None) -> Reply:
+    """Create a problem and tell the unit, in one transaction. `data`: unit (id), source, description,
+    requirement, deadline (ISO date). Other capabilities (预警, 监督员反馈, 走访) call this for 转整改 and
+    link themselves to the problem in `on_created`."""
     assert ctx.account is not None
     if len(data.get("description", "")) < 2:
         return usage("请写上问题描述。", ASSIGN_USAGE, ASSIGN_EXAMPLE)
@@ -113,7 +118,9 @@ async def _create(msg: Incoming, ctx: Context, data: dict[str, Any]) -> Reply:
         problem = await create_problem(
             session, unit_id=data["unit"], source=data["source"], description=data["description"],
             requirement=data.get("requirement", ""), assigned_on=today, deadline=deadline, provisional=provisional,
-            actor=ctx.account)
+            actor=ctx.account, origin=origin)
+        if on_created is not None:
+            await on_created(session, problem)
         unit = await session.get(Unit, problem.unit_id)
         assert unit is not None
         info = view(problem, unit, cal, today, ctx)

@@ -10,9 +10,9 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from jobs import dialogues, digest, ladder, urge
+from jobs import dialogues, digest, ladder, urge, warnings
 
-JOB_MODULES: tuple[Any, ...] = (ladder, urge, dialogues, digest)
+JOB_MODULES: tuple[Any, ...] = (ladder, urge, warnings, dialogues, digest)
 
 
 def build_scheduler(app: Any) -> AsyncIOScheduler:

@@ -1,0 +1,164 @@
+"""The 预警 scan: findings (set-based SQL, models/warning_rules.py) reconciled with the open warnings.
+
+A finding without an open warning opens one; a higher level raises it; an open warning without a
+finding is resolved. Only new, worse and resolved warnings are pushed, once, as one message per
+unit (to its contacts) and one summary for the office staff. Runs nightly at 02:30 and, for just
+the units in the file, after every `import persons` / `import units`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, update
+from sqlmodel import select
+
+from bot.context import Services
+from bot.notify import notify_users
+from bot.roles import Role
+from models import Unit, Warning
+from models.accounts import accounts_with_role
+from models.rectification import deliver_at, local_today
+from models.warning_rules import EST_LABELS, Finding, WarningSettings, find_all
+
+log = logging.getLogger(__name__)
+W = Warning.__table__.c  # type: ignore[attr-defined]
+
+
+@dataclass
+class ScanSummary:
+    findings: int = 0
+    new: int = 0
+    worse: int = 0
+    resolved: int = 0
+    messages: int = 0
+    changes: dict[int, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+
+
+def label(rule: str, level: int) -> str:
+    return EST_LABELS[level] if rule == "编制" else rule
+
+
+def mask(id_number: str) -> str:
+    return id_number[:4] + "*" * (len(id_number) - 8) + id_number[-4:] if len(id_number) > 8 else id_number
+
+
+def describe(rule: str, subject: str, level: int, evidence: str) -> str:
+    """One line of plain text for a warning; 身份证号 masked."""
+    ev = json.loads(evidence or "{}")
+    if rule == "编制":
+        return f"{subject}{label(rule, level)}：核定 {ev.get('核定')}，实有 {ev.get('实有')}"
+    if rule == "超职数":
+        return f"{subject}超职数：核定 {ev.get('核定')}，实配 {ev.get('实配')}"
+    if rule == "数据陈旧":
+        return f"实名制数据陈旧：最近更新 {ev.get('最近更新')}"
+    who = f"{ev.get('姓名', '')}（{mask(ev.get('身份证号', subject))}）"
+    if rule == "混岗":
+        return f"混岗：{who}，{ev.get('情形', '')}"
+    if rule in ("超龄未退", "临退"):
+        extra = f"，弹性延迟至 {ev['弹性延迟至']}" if ev.get("弹性延迟至") else ""
+        return f"{rule}：{who}，法定退休 {ev.get('退休年月')}{extra}"
+    return f"{rule}：{who}"
+
+
+async def scan_warnings(services: Services, now: datetime | None = None, unit_ids: list[int] | None = None,
+                        settings: WarningSettings | None = None) -> ScanSummary:
+    now = now or services.clock()
+    today = local_today(now)
+    settings = settings or WarningSettings()
+    summary = ScanSummary()
+    async with services.db.write() as session:
+        findings = await find_all(session, today, settings, unit_ids)
+        summary.findings = len(findings)
+        query = select(Warning).where(Warning.resolved_on.is_(None))  # type: ignore[union-attr]
+        if unit_ids is not None:
+            query = query.where(Warning.unit_id.in_(unit_ids))  # type: ignore[attr-defined]
+        open_ = {(w.unit_id, w.rule, w.subject): w for w in (await session.exec(query)).all()}
+        await _apply(session, findings, open_, today, summary)
+        summary.messages = await _notify(session, services, summary, now)
+    log.info("warning scan: %s findings, %s new, %s worse, %s resolved", summary.findings, summary.new,
+             summary.worse, summary.resolved)
+    return summary
+
+
+async def _apply(session: Any, findings: list[Finding], open_: dict[tuple[int, str, str], Warning], today: date,
+                 summary: ScanSummary) -> None:
+    year = today.year
+    last = (await session.exec(select(func.max(W.number)).where(W.number.like(f"YJ-{year}-%")))).one()
+    seq = int(last.rsplit("-", 1)[1]) if last else 0
+    inserts, updates = [], []
+    for f in findings:
+        w = open_.pop((f.unit_id, f.rule, f.subject), None)
+        if w is None:
+            seq += 1
+            inserts.append(dict(number=f"YJ-{year}-{seq:04d}", unit_id=f.unit_id, rule=f.rule, subject=f.subject,
+                                level=f.level, evidence=f.evidence, first_seen=today, last_seen=today,
+                                resolved_on=None, notified_level=f.level, problem_id=None))
+            summary.new += 1
+            summary.changes[f.unit_id].append({"kind": "new", "text": describe(f.rule, f.subject, f.level, f.evidence),
+                                               "number": f"YJ-{year}-{seq:04d}", "level": f.level})
+            continue
+        worse = f.level > w.notified_level
+        updates.append(dict(w_id=w.id, level=f.level, evidence=f.evidence, last_seen=today,
+                            notified_level=max(w.notified_level, f.level)))
+        if worse:
+            summary.worse += 1
+            summary.changes[f.unit_id].append({"kind": "worse", "number": w.number, "level": f.level,
+                                               "text": describe(f.rule, f.subject, f.level, f.evidence)})
+    for chunk in _chunks(inserts):
+        await session.exec(insert(Warning.__table__), params=chunk)  # type: ignore[attr-defined]
+    stmt = update(Warning.__table__).where(W.id == bindparam("w_id"))  # type: ignore[attr-defined]
+    for chunk in _chunks(updates):
+        await session.exec(stmt, params=chunk)
+    gone = list(open_.values())
+    for chunk in _chunks([w.id for w in gone]):
+        await session.exec(update(Warning.__table__).where(W.id.in_(chunk)).values(  # type: ignore[attr-defined]
+            resolved_on=today))
+    for w in gone:
+        summary.resolved += 1
+        summary.changes[w.unit_id].append({"kind": "resolved", "number": w.number, "level": w.level,
+                                           "text": describe(w.rule, w.subject, w.level, w.evidence)})
+
+
+def _chunks(rows: list[Any], size: int = 1000) -> list[list[Any]]:
+    return [rows[i:i + size] for i in range(0, len(rows), size)]
+
+
+async def _notify(session: Any, services: Services, summary: ScanSummary, now: datetime) -> int:
+    if not summary.changes:
+        return 0
+    from bot.approval_sync import subscribers  # the unit's contacts and leaders
+
+    units = {u.id: u for u in (await session.exec(select(Unit).where(
+        Unit.id.in_(list(summary.changes))))).all()}  # type: ignore[union-attr]
+    key = now.isoformat()
+    due = deliver_at(await services.calendar(), now, services.rules)  # the nightly scan waits for 09:00
+    sent = 0
+    for unit_id, changes in summary.changes.items():
+        users = await subscribers(session, unit_id)
+        if users:
+            sent += await notify_users(session, services.renderer, kind="warning.unit", key=f"{unit_id}:{key}",
+                                       user_ids=users, template="warnings_changed.md.j2",
+                                       data={"unit": units[unit_id].name, "changes": changes[:20],
+                                             "more": max(0, len(changes) - 20)}, due_at=due)
+    office = [a.user_id for a in await accounts_with_role(session, Role.OFFICE_STAFF)]
+    rows = [{"unit": units[u].label, "new": sum(c["kind"] == "new" for c in cs),
+             "worse": sum(c["kind"] == "worse" for c in cs), "resolved": sum(c["kind"] == "resolved" for c in cs),
+             "severe": sum(c["level"] == 3 and c["kind"] != "resolved" for c in cs)}
+            for u, cs in summary.changes.items()]
+    rows.sort(key=lambda r: (-r["severe"], -r["new"]))
+    sent += await notify_users(session, services.renderer, kind="warning.office", key=key, user_ids=office,
+                               template="warnings_office.md.j2",
+                               data={"rows": rows[:15], "more": max(0, len(rows) - 15), "new": summary.new,
+                                     "worse": summary.worse, "resolved": summary.resolved}, due_at=due)
+    return sent
+
+
+def register(scheduler: Any, app: Any) -> None:
+    scheduler.add_job(scan_warnings, "cron", hour=2, minute=30, args=[app.services], id="warnings",
+                      replace_existing=True)

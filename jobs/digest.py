@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from models.accounts import accounts_with_role
 from models.approval_stats import period_stats
 from models.problems import OPEN_STATUSES, Problem
 from models.rectification import local_today
+from models.staffing import Warning
 from models.units import Unit
 
 
@@ -29,10 +31,17 @@ async def weekly_digest(services: Services, now: datetime | None = None) -> int:
             Problem.status.in_(OPEN_STATUSES), Problem.deadline < today))).one()  # type: ignore[attr-defined]
         frozen = (await session.exec(select(func.count()).select_from(Unit).where(
             Unit.frozen_since.is_not(None)))).one()  # type: ignore[union-attr]
+        severe = (await session.exec(select(func.count()).select_from(Warning).where(
+            Warning.resolved_on.is_(None), Warning.level == 3))).one()  # type: ignore[union-attr]
+        retiring = (await session.exec(select(Warning, Unit).join(Unit).where(
+            Warning.resolved_on.is_(None), Warning.rule == "临退").limit(200))).all()  # type: ignore[union-attr]
+        soon = sorted(((json.loads(w.evidence).get("退休年月", ""), u.label, json.loads(w.evidence).get("姓名", ""))
+                       for w, u in retiring))
         leaders = [a.user_id for a in await accounts_with_role(session, Role.OFFICE_LEADER)]
         rate = stats.same_day_rate
         data = {"start": start.isoformat(), "end": end.isoformat(), "submitted": stats.submitted,
                 "rate": f"{rate * 100:.1f}%" if rate is not None else "—", "red": red, "frozen": frozen,
+                "severe": severe, "retiring": soon[:10], "retiring_count": len(soon),
                 "avg": [(t.type, f"{t.avg_days:.1f}") for t in stats.by_type if t.avg_days is not None]}
         week = today.isocalendar()
         return await notify_users(session, services.renderer, kind="digest.weekly", key=f"{week[0]}-W{week[1]}",

@@ -152,3 +152,18 @@ async def test_warning_to_problem_linked_both_ways(app, emulator):
     assert warning.problem_id == problem.id and problem.origin == "warning:YJ-2026-0001" and problem.source == "预警"
     again = await Chat(emulator).say("bb_ywy1", "转整改 YJ-2026-0001")
     assert "已转为整改问题 ZG-2026-0001" in again.text
+
+
+async def test_weekly_digest_lists_severe_warnings_and_retirements(app, emulator):
+    from jobs.digest import weekly_digest
+
+    db, u = app.db, await units(app.db)
+    edu = u["教育局"].id
+    await replace_people(db, edu, [person(edu, ID1, "甲", "行政编制", retirement_month=date(2024, 2, 1)),
+                                   person(edu, ID3, "丙", "行政编制", retirement_month=date(2027, 2, 1))])
+    await scan_warnings(app.services)
+    assert await weekly_digest(app.services) == 2  # both office leaders
+    app.outbox.nudge()
+    [digest] = [p for p in await emulator.wait_push("bb_ld1") if "每周简报" in p.text]
+    assert "严重预警 1 条" in digest.text and "临退 1 人" in digest.text and "2027-02 教育局 丙" in digest.text
+    assert await weekly_digest(app.services) == 0  # once a week

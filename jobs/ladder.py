@@ -18,7 +18,8 @@ from sqlmodel import select
 from bot.context import Services
 from bot.notify import notification_rows
 from bot.roles import Role
-from models import Account, Problem, Unit
+from models import Problem, Unit
+from models.accounts import people_by_unit
 from models.audit import audit
 from models.outbox import enqueue_many, existing_keys
 from models.problem_ops import REMIND_KIND
@@ -46,21 +47,6 @@ class ScanResult:
     unfrozen: int = 0
 
 
-async def _people(session: Any) -> tuple[dict[int, list[str]], dict[int, list[str]], list[str]]:
-    contacts: dict[int, list[str]] = {}
-    leaders: dict[int, list[str]] = {}
-    office_leaders: list[str] = []
-    for account in (await session.exec(select(Account).where(Account.active == True))).all():  # noqa: E712
-        roles = account.role_codes
-        if account.unit_id is not None and Role.UNIT_CONTACT in roles:
-            contacts.setdefault(account.unit_id, []).append(account.user_id)
-        if account.unit_id is not None and Role.UNIT_LEADER in roles:
-            leaders.setdefault(account.unit_id, []).append(account.user_id)
-        if Role.OFFICE_LEADER in roles:
-            office_leaders.append(account.user_id)
-    return contacts, leaders, office_leaders
-
-
 async def scan_ladder(services: Services, now: datetime | None = None) -> ScanResult:
     """Enqueue today's rungs for every open problem and update the freeze flags."""
     now = now or services.clock()
@@ -70,7 +56,9 @@ async def scan_ladder(services: Services, now: datetime | None = None) -> ScanRe
     due = max(now, _at(today, rules.send_at))
     result = ScanResult()
     async with services.db.write() as session:
-        contacts, leaders, office_leaders = await _people(session)
+        people = await people_by_unit(session)
+        contacts, leaders = people.get(Role.UNIT_CONTACT, {}), people.get(Role.UNIT_LEADER, {})
+        office_leaders = people.get(Role.OFFICE_LEADER, {}).get(0, [])
         columns = (Problem.id, Problem.number, Problem.unit_id, Problem.deadline, Problem.revision, Problem.status,
                    Problem.description, Problem.deadline_provisional, Unit.name)
         rows = (await session.exec(select(*columns).join(Unit).where(  # type: ignore[call-overload]

@@ -22,7 +22,7 @@ from bot.context import Services
 from bot.notify import notify_users
 from bot.roles import Role
 from models import Unit, Warning
-from models.accounts import accounts_with_role
+from models.accounts import people_by_unit
 from models.rectification import deliver_at, local_today
 from models.warning_rules import EST_LABELS, Finding, WarningSettings, find_all
 
@@ -132,21 +132,21 @@ def _chunks(rows: list[Any], size: int = 1000) -> list[list[Any]]:
 async def _notify(session: Any, services: Services, summary: ScanSummary, now: datetime) -> int:
     if not summary.changes:
         return 0
-    from bot.approval_sync import subscribers  # the unit's contacts and leaders
-
+    people = await people_by_unit(session)
     units = {u.id: u for u in (await session.exec(select(Unit).where(
         Unit.id.in_(list(summary.changes))))).all()}  # type: ignore[union-attr]
     key = now.isoformat()
     due = deliver_at(await services.calendar(), now, services.rules)  # the nightly scan waits for 09:00
     sent = 0
     for unit_id, changes in summary.changes.items():
-        users = await subscribers(session, unit_id)
+        users = list(dict.fromkeys(
+            u for role in (Role.UNIT_CONTACT, Role.UNIT_LEADER) for u in people.get(role, {}).get(unit_id, [])))
         if users:
             sent += await notify_users(session, services.renderer, kind="warning.unit", key=f"{unit_id}:{key}",
                                        user_ids=users, template="warnings_changed.md.j2",
                                        data={"unit": units[unit_id].name, "changes": changes[:20],
                                              "more": max(0, len(changes) - 20)}, due_at=due)
-    office = [a.user_id for a in await accounts_with_role(session, Role.OFFICE_STAFF)]
+    office = people.get(Role.OFFICE_STAFF, {}).get(0, [])
     rows = [{"unit": units[u].label, "new": sum(c["kind"] == "new" for c in cs),
              "worse": sum(c["kind"] == "worse" for c in cs), "resolved": sum(c["kind"] == "resolved" for c in cs),
              "severe": sum(c["level"] == 3 and c["kind"] != "resolved" for c in cs)}

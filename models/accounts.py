@@ -55,3 +55,15 @@ async def unit_accounts(session: AsyncSession, unit_id: int, role: str) -> list[
     """Active accounts of one unit holding `role` (its contacts, or its leaders)."""
     result = await session.exec(select(Account).where(Account.unit_id == unit_id, Account.active == True))  # noqa: E712
     return [a for a in result.all() if role in a.role_codes]
+
+
+async def people_by_unit(session: AsyncSession) -> dict[str, dict[int, list[str]]]:
+    """One query for bulk jobs: {role code: {unit id: [userId…]}}; key 0 holds every holder of the role."""
+    out: dict[str, dict[int, list[str]]] = {}
+    for account in (await session.exec(select(Account).where(Account.active == True))).all():  # noqa: E712
+        for role in account.role_codes:
+            by_unit = out.setdefault(role, {})
+            by_unit.setdefault(0, []).append(account.user_id)
+            if account.unit_id:
+                by_unit.setdefault(account.unit_id, []).append(account.user_id)
+    return out

@@ -8,6 +8,7 @@ from models.approvals import ApprovalEvent, ApprovalItem, ApprovalOptOut, Proces
 from models.audit import AuditEvent, InboundMessage
 from models.calendar_data import HolidayOverride
 from models.dialogue import Dialogue
+from models.feedback import Feedback, FeedbackAttachment, FeedbackEvent, Meeting, MeetingReply
 from models.outbox import OutboxMessage
 from models.problems import ExtensionRequest, Problem, ProblemAttachment, ProblemEvent
 from models.staffing import Person, Warning
@@ -22,8 +23,13 @@ __all__ = [
     "BindingRequest",
     "Dialogue",
     "ExtensionRequest",
+    "Feedback",
+    "FeedbackAttachment",
+    "FeedbackEvent",
     "HolidayOverride",
     "InboundMessage",
+    "Meeting",
+    "MeetingReply",
     "OutboxMessage",
     "Person",
     "Problem",

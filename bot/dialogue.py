@@ -26,6 +26,7 @@ CANCEL = {"取消", "退出", "算了", "cancel"}
 BACK = {"上一步", "返回", "back"}
 SKIP = {"跳过", "无", "没有", "skip"}
 CONFIRM = {"确认", "确定", "是", "好", "ok", "提交"}
+DONE = {"完成", "好了", "结束", "写完了", "done"}
 
 
 class Invalid(Exception):
@@ -43,12 +44,14 @@ class Step:
     parse: Parser
     optional: bool = False  # 跳过 leaves the answer empty
     choices: tuple[str, ...] = ()  # shown numbered; the parser receives the chosen text
+    multi: bool = False  # several messages (and attachments) until 完成; the answer is their list
 
     def ask(self, data: dict[str, Any]) -> str:
         text = self.prompt(data) if callable(self.prompt) else self.prompt
         if self.choices:
             text += "\n\n" + "\n".join(f"{i}. {c}" for i, c in enumerate(self.choices, 1))
-        hints = ["发送 上一步 返回", "取消 结束"] + (["跳过 不填"] if self.optional else [])
+        hints = (["可分几条发送，照片、文件也可以，发完回复 完成"] if self.multi else []) + [
+            "发送 上一步 返回", "取消 结束"] + (["跳过 不填"] if self.optional else [])
         return f"{text}\n\n（{'，'.join(hints)}）"
 
 
@@ -60,6 +63,8 @@ class Flow:
     summary: Callable[[dict[str, Any]], str]  # shown before 确认
     finish: Finisher
     timeout_minutes: int = 30
+    # stores the photos/files of a `multi` step: (msg, ctx, data) -> how many were kept
+    on_attachment: Callable[[Incoming, Context, dict[str, Any]], Awaitable[int]] | None = None
 
 
 @dataclass
@@ -103,6 +108,10 @@ class Dialogues:
                 return await flow.finish(msg, ctx, data)
             return Reply("message.md.j2", {"text": "请回复 确认 提交，或 上一步 修改，或 取消。"}, outcome="invalid")
         step = next(s for s in flow.steps if s.name == row.state)
+        if step.multi:
+            return await self._collect(msg, ctx, flow, step, data, word)
+        if msg.attachments and not msg.text.strip():
+            return Reply("message.md.j2", {"text": "这一步请用文字回答。\n\n" + step.ask(data)}, outcome="invalid")
         if word in SKIP and step.optional:
             value: Any = ""
         else:
@@ -116,6 +125,27 @@ class Dialogues:
         await self._save(ctx, msg, flow, nxt.name if nxt else "_confirm", data)
         return self._ask(flow, nxt, data)
 
+    async def _collect(self, msg: Incoming, ctx: Context, flow: Flow, step: Step, data: dict[str, Any],
+                       word: str) -> Reply:
+        """A `multi` step: keep texts and attachments until 完成."""
+        parts: list[str] = data.setdefault(f"_{step.name}", [])
+        if word in DONE:
+            if not parts and not data.get("_files"):
+                return Reply("message.md.j2", {"text": "还没有收到内容。\n\n" + step.ask(data)}, outcome="invalid")
+            data[step.name] = await step.parse("\n".join(parts), msg, ctx, data)
+            data["_history"].append(step.name)
+            nxt = _first_open_step(flow, data)
+            await self._save(ctx, msg, flow, nxt.name if nxt else "_confirm", data)
+            return self._ask(flow, nxt, data)
+        if msg.attachments:
+            kept = await flow.on_attachment(msg, ctx, data) if flow.on_attachment else 0
+            note = f"已收到 {kept} 个附件" if kept else "附件没有保存成功，请重新发送"
+        else:
+            parts.append(msg.text.strip())
+            note = f"已记下第 {len(parts)} 段"
+        await self._save(ctx, msg, flow, step.name, data)
+        return Reply("message.md.j2", {"text": f"{note}。继续发送，或回复 完成。"})
+
     async def close(self, ctx: Context, msg: Incoming) -> None:
         async with ctx.db.write() as session:
             await session.exec(delete(Dialogue).where(  # type: ignore[call-overload]
@@ -127,6 +157,7 @@ class Dialogues:
             return Reply("message.md.j2", {"text": "已经是第一步了。\n\n" + (step.ask(data) if step else "")})
         last = data["_history"].pop()
         data.pop(last, None)
+        data.pop(f"_{last}", None)
         step = next(s for s in flow.steps if s.name == last)
         await self._save(ctx, msg, flow, step.name, data)
         return self._ask(flow, step, data)

@@ -89,7 +89,7 @@ class Dispatcher:
         rights = rights_of(roles)
         ctx = Context(self.services, account, roles, rights, unit)
         account_id = account.id if account else None
-        if account is not None and msg.text.strip():
+        if account is not None and (msg.text.strip() or msg.attachments):
             dialogue = await self.services.dialogues.active(ctx, msg)
             if dialogue is not None:
                 reply = await self.services.dialogues.handle(msg, ctx, dialogue)

@@ -32,7 +32,7 @@ def md_escape(value: Any) -> str:
     if isinstance(value, Markdown):
         return value
     text = str(value)
-    return text.translate(_ESCAPES).replace("\r", "").replace("\n", " ")
+    return text.translate(_ESCAPES).replace("\r", "")
 
 
 def dtmd_link(command: str) -> str:

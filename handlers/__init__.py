@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from bot.dialogue import Dialogues
 from bot.router import Router
-from handlers import approval_stats, approvals, basics, binding, export, ledger, problems, warnings
+from handlers import (
+    approval_stats,
+    approvals,
+    basics,
+    binding,
+    export,
+    feedback,
+    ledger,
+    problems,
+    supervisors,
+    warnings,
+)
 
-MODULES = (basics, approvals, approval_stats, problems, ledger, export, warnings, binding)
+MODULES = (basics, approvals, approval_stats, problems, ledger, export, warnings, feedback, supervisors, binding)
 
 
 def register_all(router: Router) -> Router:
@@ -20,4 +31,5 @@ def register_flows() -> Dialogues:
     """Every guided dialogue of the bot, by name."""
     dialogues = Dialogues()
     dialogues.add(ledger.ASSIGN_FLOW)
+    dialogues.add(feedback.FILE_FLOW)
     return dialogues

@@ -210,8 +210,11 @@ async def _review(msg: Incoming, ctx: Context, *, accepted: bool) -> Reply:
 
 
 async def _tell_origin(session: Any, ctx: Context, problem: Problem, accepted: bool) -> None:
-    """Hook for problems that came from elsewhere (feedback, warnings): nothing to do yet."""
-    return None
+    """A problem that came from supervisor feedback: its supervisor hears of the 销号."""
+    if accepted and problem.origin.startswith("feedback:"):
+        from handlers.feedback import tell_feedback_solved  # feedback builds on this module
+
+        await tell_feedback_solved(session, ctx, problem.origin, problem.number)
 
 
 async def approve_extension(msg: Incoming, ctx: Context) -> Reply:

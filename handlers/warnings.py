@@ -11,6 +11,7 @@ from bot.context import Context, Incoming, Reply
 from bot.dialogue import Invalid
 from bot.roles import Right
 from bot.router import Command, Router
+from handlers.feedback import feedback_to_problem
 from handlers.ledger import _parse_when, assign_problem
 from handlers.problem_common import scope_unit, text_reply, usage
 from jobs.warnings import describe, label
@@ -84,10 +85,12 @@ async def show_establishment(msg: Incoming, ctx: Context) -> Reply:
 
 
 async def warning_to_problem(msg: Incoming, ctx: Context) -> Reply:
-    """转整改 <预警号> [期限]: the warning becomes a problem in the 整改 ledger, linked both ways."""
+    """转整改 <预警号|反馈号> [期限]: the warning (or feedback) becomes a linked problem in the 整改 ledger."""
+    if ctx.raw_args.strip().upper().startswith("FK"):
+        return await feedback_to_problem(msg, ctx)
     parts = ctx.raw_args.split(maxsplit=1)
     if not parts:
-        return usage("请写上预警号。", "转整改 预警号 [期限]", "转整改 YJ-2026-0003 20个工作日")
+        return usage("请写上预警号或反馈回执号。", "转整改 预警号|反馈号 [期限]", "转整改 YJ-2026-0003 20个工作日")
     number = parts[0].upper()
     async with ctx.db.read() as session:
         warning = (await session.exec(select(Warning).where(Warning.number == number))).first()
@@ -118,8 +121,8 @@ def register(router: Router) -> None:
                        "预警 [单位]", aliases=("编制预警",), topic="预警"))
     router.add(Command("编制", show_establishment, Right.PROBLEM_VIEW, "查看核定与实有编制、领导职数和空编",
                        "编制 [单位]", aliases=("编制情况", "空编"), topic="预警"))
-    router.add(Command("转整改", warning_to_problem, Right.OFFICE_HANDLE, "把预警转为整改问题", "转整改 预警号 [期限]",
-                       topic="预警"))
+    router.add(Command("转整改", warning_to_problem, Right.OFFICE_HANDLE, "把预警或监督员反馈转为整改问题",
+                       "转整改 预警号|反馈号 [期限]", topic="预警"))
 
 
 

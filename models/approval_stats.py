@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import Integer, and_, case, cast, func, literal_column, select
+from sqlalchemy import and_, case, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.approvals import DAILY_TYPES, DONE, WITHDRAWN, ApprovalItem
@@ -77,7 +77,7 @@ async def _p90_by_type(session: AsyncSession, where) -> dict[str, int]:  # type:
         func.row_number().over(partition_by=T.type, order_by=T.working_days).label("rn"),
         func.count().over(partition_by=T.type).label("n"),
     ).where(and_(where, T.status == DONE, T.working_days.is_not(None))).subquery()
-    # ceil(0.9 n) == (9 n + 9) / 10 in integer arithmetic
-    target = cast((ranked.c.n * 9 + literal_column("9")) / 10, Integer)
+    # ceil(0.9 n) == (9 n + 9) // 10 in integer arithmetic (`/` would be true division in SQLAlchemy 2)
+    target = (ranked.c.n * 9 + 9) // 10
     rows = (await session.exec(select(ranked.c.type, ranked.c.days).where(ranked.c.rn == target))).all()  # type: ignore[call-overload]
     return {t: d for t, d in rows}

@@ -144,7 +144,9 @@ async def _retirement(session: AsyncSession, today: date, s: WarningSettings, sc
 
 async def _same_person(session: AsyncSession, today: date, s: WarningSettings, scope: list[int] | None,
                        ) -> list[Finding]:
-    dup = select(P.id_number).group_by(P.id_number).having(func.count(func.distinct(P.unit_id)) > 1).subquery()
+    ids = select(P.id_number).where(_in_scope(P.unit_id, scope))  # only the people of the scanned units
+    dup = select(P.id_number).where(P.id_number.in_(ids)).group_by(P.id_number).having(
+        func.count(func.distinct(P.unit_id)) > 1).subquery()
     rows = (await session.exec(select(P.unit_id, P.id_number, P.name).where(  # type: ignore[call-overload]
         P.id_number.in_(select(dup.c.id_number)), _in_scope(P.unit_id, scope)))).all()
     return [Finding(u, "一人多岗", idn, 2, _ev(姓名=name, 身份证号=idn)) for u, idn, name in rows]
@@ -152,7 +154,8 @@ async def _same_person(session: AsyncSession, today: date, s: WarningSettings, s
 
 async def _stale(session: AsyncSession, today: date, s: WarningSettings, scope: list[int] | None,
                  ) -> list[Finding]:
-    latest = select(P.unit_id, func.max(P.imported_at).label("at")).group_by(P.unit_id).subquery()
+    latest = select(P.unit_id, func.max(P.imported_at).label("at")).where(_in_scope(P.unit_id, scope)).group_by(
+        P.unit_id).subquery()
     limit = today - timedelta(days=s.stale_days)
     rows = (await session.exec(select(U.id, U.data_updated_on, latest.c.at).outerjoin(  # type: ignore[call-overload]
         latest, latest.c.unit_id == U.id).where(_in_scope(U.id, scope)))).all()

@@ -13,6 +13,7 @@ from models.outbox import OutboxMessage
 from models.problems import ExtensionRequest, Problem, ProblemAttachment, ProblemEvent
 from models.staffing import Person, Warning
 from models.units import Unit
+from models.visits import PlannedVisit, RandomDraw, RosterPlan, SandingPlan, VisitGroup, VisitRecord
 
 __all__ = [
     "Account",
@@ -32,10 +33,16 @@ __all__ = [
     "MeetingReply",
     "OutboxMessage",
     "Person",
+    "PlannedVisit",
     "Problem",
     "ProblemAttachment",
     "ProblemEvent",
     "ProcessedEvent",
+    "RandomDraw",
+    "RosterPlan",
+    "SandingPlan",
     "Unit",
+    "VisitGroup",
+    "VisitRecord",
     "Warning",
 ]

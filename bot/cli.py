@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="连接钉钉（Stream 模式）运行机器人")
     imp = sub.add_parser("import", help="导入 CSV/XLSX 文件")
-    imp.add_argument("kind", help="units / accounts（后续：persons、approvals、problems、groups）")
+    imp.add_argument("kind", help="units / accounts / persons / holidays / problems / approvals / groups")
     imp.add_argument("file", type=Path)
     db = sub.add_parser("db", help="数据库")
     db.add_argument("action", choices=["upgrade"])
@@ -70,6 +70,8 @@ async def _import(cfg: Config, kind: str, file: Path) -> int:
     try:
         await upgrade(db)
         result = await import_file(db, kind, file)
+        if kind in ("persons", "units"):
+            print(await _scan_after_import(cfg, db, getattr(result, "unit_ids", None)))
     except ImportRejected as e:
         print("导入失败，文件中的内容均未写入：", file=sys.stderr)
         for line in e.lines:
@@ -81,6 +83,18 @@ async def _import(cfg: Config, kind: str, file: Path) -> int:
         print(f"提示：{warning}")
     print(result.summary())
     return 0
+
+
+async def _scan_after_import(cfg: Config, db: Database, unit_ids: set[int] | None) -> str:
+    """预警 runs after every import of 实名制 data, only for the units the file touched."""
+    from bot.context import Services
+    from bot.render import Renderer
+    from bot.router import Router
+    from jobs.warnings import scan_warnings
+
+    services = Services(db=db, renderer=Renderer(), router=Router(), config=cfg, rules=cfg.rectification.rules())
+    s = await scan_warnings(services, unit_ids=sorted(unit_ids) if unit_ids is not None else None)
+    return f"预警扫描：新增 {s.new}，加重 {s.worse}，解除 {s.resolved}（通知已交给机器人发送）"
 
 
 async def _upgrade(cfg: Config) -> int:

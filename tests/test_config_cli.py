@@ -122,3 +122,14 @@ async def test_healthz_reports_database_and_stream(bot):
     async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{bot.port}/healthz") as resp:
         assert resp.status == 200
         assert await resp.json() == {"database": True, "stream": True}
+
+
+def test_cli_import_persons_runs_the_warning_scan(tmp_path):
+    cfg = write(tmp_path, f"[database]\nurl = 'sqlite+aiosqlite:///{tmp_path / 'p.db'}'\n")
+    for kind in ("units", "accounts"):
+        assert run_cli("-c", str(cfg), "import", kind, str(ROOT / f"bot/demo/{kind}.csv"), cwd=tmp_path).returncode == 0
+    out = run_cli("-c", str(cfg), "import", "persons", str(ROOT / "bot/demo/persons.csv"), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "人员导入完成" in out.stdout and "预警扫描：新增" in out.stdout
+    again = run_cli("-c", str(cfg), "import", "persons", str(ROOT / "bot/demo/persons.csv"), cwd=tmp_path)
+    assert "预警扫描：新增 0，加重 0，解除 0" in again.stdout

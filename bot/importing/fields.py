@@ -170,3 +170,59 @@ def parse_mobile(value: Any) -> str:
     if not _MOBILE.match(raw):
         raise ValueError(f"应为11位手机号，而不是“{as_text(value)}”")
     return raw
+
+
+# --- 居民身份证号码 (GB 11643-1999) ------------------------------------------------------------------
+
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK_CHARS = "10X98765432"  # indexed by (Σ digit × weight) mod 11
+
+
+def id_check_char(prefix17: str) -> str:
+    """The check character (0-9 or X) of the first 17 digits."""
+    return ID_CHECK_CHARS[sum(int(ch) * w for ch, w in zip(prefix17, ID_WEIGHTS, strict=True)) % 11]
+
+
+def id_birth(id_number: str) -> date:
+    """The birth date in positions 7-14; ValueError when it is not a real date."""
+    digits = id_number[6:14]
+    try:
+        return date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
+    except ValueError:
+        raise ValueError(f"第7-14位出生日期“{digits}”无效") from None
+
+
+def id_sex(id_number: str) -> str:
+    """男 when the 17th digit is odd, else 女."""
+    return "男" if int(id_number[16]) % 2 else "女"
+
+
+def make_id_number(prefix17: str) -> str:
+    """`prefix17` (address code, birth date, sequence) plus its check character, for tests and demo data."""
+    if len(prefix17) != 17 or not prefix17.isdigit():
+        raise ValueError(f"前17位应为数字：{prefix17}")
+    return prefix17 + id_check_char(prefix17)
+
+
+def parse_id_number(value: Any) -> str:
+    """An 18-character 身份证号 with a real birth date and a valid check character; X upper-cased."""
+    if isinstance(value, float):
+        raise ValueError("被 Excel 存成了数字（末几位已丢失），请将该列设为文本格式后重新填写")
+    code = _nfkc(value).replace(" ", "").upper()
+    if len(code) != 18:
+        raise ValueError(f"应为18位，“{code}”为{len(code)}位")
+    if not code[:17].isdigit() or not (code[17].isdigit() or code[17] == "X"):
+        raise ValueError("应为17位数字加1位数字或X")
+    born = id_birth(code)
+    if born.year < 1900 or born > datetime.now(LOCAL_TZ).date():
+        raise ValueError(f"出生日期 {born.isoformat()} 不合理")
+    if id_check_char(code[:17]) != code[17]:
+        raise ValueError("校验位不正确")
+    return code
+
+
+def mask_id(id_number: str) -> str:
+    """`3301**********1234`: the first 4 and last 4 characters kept, the rest starred."""
+    if len(id_number) <= 8:
+        return id_number
+    return id_number[:4] + "*" * (len(id_number) - 8) + id_number[-4:]

@@ -133,8 +133,10 @@ async def _notify(session: Any, services: Services, summary: ScanSummary, now: d
     if not summary.changes:
         return 0
     people = await people_by_unit(session)
-    units = {u.id: u for u in (await session.exec(select(Unit).where(
-        Unit.id.in_(list(summary.changes))))).all()}  # type: ignore[union-attr]
+    query = select(Unit)
+    if len(summary.changes) <= 1000:  # a bind parameter per id; past that, reading every unit is cheaper
+        query = query.where(Unit.id.in_(list(summary.changes)))  # type: ignore[union-attr]
+    units = {u.id: u for u in (await session.exec(query)).all()}
     key = now.isoformat()
     due = deliver_at(await services.calendar(), now, services.rules)  # the nightly scan waits for 09:00
     sent = 0

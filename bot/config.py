@@ -14,6 +14,7 @@ from datetime import time
 from pathlib import Path
 from typing import Any
 
+from models.approvals import TYPES
 from models.rectification import RectificationRules
 
 SECRET_ENV = {
@@ -90,18 +91,26 @@ class RectificationConfig:
     send_at: str = "09:00"
     quiet_start: str = "18:00"
     quiet_end: str = "08:30"
+    quiet_on_rest_days: bool = True
 
     def rules(self) -> RectificationRules:
         return RectificationRules(
             yellow_days=self.yellow_days, remind_before=tuple(self.remind_before), overdue_every=self.overdue_every,
             escalate_office_after=self.escalate_office_after, freeze_after=self.freeze_after,
             send_at=_clock_time(self.send_at), quiet_start=_clock_time(self.quiet_start),
-            quiet_end=_clock_time(self.quiet_end),
+            quiet_end=_clock_time(self.quiet_end), quiet_on_rest_days=self.quiet_on_rest_days,
         )
 
 
 def _clock_time(text: str) -> time:
     return time.fromisoformat(text)
+
+
+@dataclass(frozen=True)
+class ApprovalsConfig:
+    """审批 sources: DingTalk OA process codes mapped to business types (empty = no OA events)."""
+
+    process_codes: dict = field(default_factory=dict)  # processCode → one of models.approvals.TYPES
 
 
 @dataclass(frozen=True)
@@ -113,6 +122,7 @@ class Config:
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     rectification: RectificationConfig = field(default_factory=RectificationConfig)
+    approvals: ApprovalsConfig = field(default_factory=ApprovalsConfig)
     base_dir: Path = Path(".")
 
     @property
@@ -142,6 +152,7 @@ def _section_class(name: str) -> type:
         "outbox": OutboxConfig,
         "storage": StorageConfig,
         "rectification": RectificationConfig,
+        "approvals": ApprovalsConfig,
     }[name]
 
 
@@ -150,6 +161,10 @@ def _coerce(section: str, key: str, value: Any, expected: Any) -> Any:
         if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
             raise ConfigError(f"配置项 [{section}] {key} 类型错误：应为整数列表，如 [5, 3, 1]")
         return value
+    if expected == "dict":
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise ConfigError(f"配置项 [{section}] {key} 类型错误：应为表，如 {{ \"PROC-XXX\" = \"用编核准\" }}")
+        return dict(value)
     wanted = {"str": str, "int": int, "float": float, "bool": bool}[expected]
     if wanted is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
@@ -221,5 +236,8 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("配置项 [bot] rate_limit_count / rate_limit_seconds 应为正整数")
     if not 1 <= cfg.storage.max_file_mb <= 1024:
         raise ConfigError("配置项 [storage] max_file_mb 应在 1-1024 之间")
+    for code, kind in cfg.approvals.process_codes.items():
+        if not code.strip() or kind not in TYPES:
+            raise ConfigError(f"配置项 [approvals] process_codes 中“{code}”的业务类型“{kind}”无效（可选：{'、'.join(TYPES)}）")
     if cfg.bot.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError("配置项 [bot] log_level 应为 DEBUG/INFO/WARNING/ERROR 之一")

@@ -30,6 +30,7 @@ class RectificationRules:
     send_at: time = time(9, 0)  # reminders and held messages go out at this local time
     quiet_start: time = time(18, 0)  # nothing between quiet_start and quiet_end, nor on rest days
     quiet_end: time = time(8, 30)
+    quiet_on_rest_days: bool = True  # the demo turns quiet hours off so pushes show at any hour
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def ladder_slots(left: int, status: str, rules: RectificationRules) -> list[Slot
 def is_quiet(cal: WorkCalendar, moment: datetime, rules: RectificationRules) -> bool:
     local = moment.astimezone(LOCAL_TZ)
     if not cal.is_workday(local.date()):
-        return True
+        return rules.quiet_on_rest_days
     return not rules.quiet_end <= local.time() < rules.quiet_start
 
 

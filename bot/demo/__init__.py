@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from bot.config import Config, DatabaseConfig, DingTalkConfig, ServerConfig
+from bot.config import Config, DatabaseConfig, DingTalkConfig, RectificationConfig, ServerConfig
 from bot.db import Database
 from bot.emulator import Emulator
 from bot.emulator.chat import attach_chat
@@ -26,11 +26,17 @@ CLIENT_ID, CLIENT_SECRET = "demo-app", "demo-secret"
 
 
 async def load_demo_data(db: Database) -> list[str]:
-    """Schema and 示例县 data; returns the import summaries."""
+    """Schema and 示例县 units and accounts (what the tests use); returns the import summaries."""
     await upgrade(db)
     results = [await import_file(db, "units", HERE / "units.csv"),
                await import_file(db, "accounts", HERE / "accounts.csv")]
     return [r.summary() for r in results]
+
+
+async def load_demo_extras(db: Database) -> list[str]:
+    """For `make demo` only: 实名制 persons, the 2027 holiday example and the visit groups."""
+    return [(await import_file(db, kind, HERE / name)).summary()
+            for kind, name in (("persons", "persons.csv"), ("holidays", "holidays-2027.csv"), ("groups", "groups.csv"))]
 
 
 async def personas(db: Database) -> list[dict[str, str]]:
@@ -53,6 +59,8 @@ def demo_config(data_dir: Path, emulator_url: str, port: int) -> Config:
                                 api_endpoint=emulator_url, oapi_endpoint=emulator_url),
         database=DatabaseConfig(url=f"sqlite+aiosqlite:///{(data_dir / 'bianban.db').resolve()}"),
         server=ServerConfig(host="127.0.0.1", port=port),
+        # quiet hours off, so that a demo at night still shows the pushes at once
+        rectification=RectificationConfig(quiet_start="23:59", quiet_end="00:00", quiet_on_rest_days=False),
         base_dir=data_dir,
     )
 
@@ -70,7 +78,7 @@ async def run_demo(data_dir: Path, port: int) -> int:
     url = f"http://127.0.0.1:{port}"
     cfg = demo_config(data_dir, url, port + 1)
     db = Database(cfg.database.url)
-    for line in await load_demo_data(db):
+    for line in [*await load_demo_data(db), *await load_demo_extras(db)]:
         print(line)
     emu = Emulator(client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
     attach_chat(emu, await personas(db))  # routes must exist before the server starts
@@ -78,6 +86,10 @@ async def run_demo(data_dir: Path, port: int) -> int:
     app = BotApp(cfg, db)
     await app.start()
     await emu.wait_connected(timeout=15)
+    from jobs.warnings import scan_warnings
+
+    found = await scan_warnings(app.services)
+    print(f"预警扫描：{found.new} 条预警，已推送给相关单位和编办。")
     print(f"\n演示已启动：在浏览器打开 {url}/ ，选择身份后发送“帮助”。")
     print(f"健康检查：http://127.0.0.1:{app.port}/healthz 　按 Ctrl-C 结束。")
     stop = asyncio.Event()

@@ -114,6 +114,16 @@ class ApprovalsConfig:
 
 
 @dataclass(frozen=True)
+class WarningsConfig:
+    """预警 thresholds (shared/docs/domain.md, domain-facts.md §3)."""
+
+    critical_ratio: float = 0.95  # 临界 at this share of the approved establishment
+    retire_soon_months: int = 6  # 临退 within this many months
+    stale_days: int = 90  # 数据陈旧 after this many days without an update
+    elsewhere_months: int = 6  # working in another unit this long counts as 混岗
+
+
+@dataclass(frozen=True)
 class Config:
     dingtalk: DingTalkConfig = field(default_factory=DingTalkConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)

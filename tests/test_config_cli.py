@@ -32,7 +32,7 @@ def test_example_config_loads_and_documents_every_key(tmp_path):
     example = (ROOT / "config.example.toml").read_text(encoding="utf-8")
     import dataclasses
 
-    for section in ("dingtalk", "database", "server", "bot", "outbox", "storage", "rectification"):
+    for section in ("dingtalk", "database", "server", "bot", "outbox", "storage", "rectification", "approvals"):
         for f in dataclasses.fields(getattr(cfg, section)):
             assert f"{f.name} =" in example or f"# {f.name} =" in example, (section, f.name)
 

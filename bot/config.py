@@ -133,6 +133,7 @@ class Config:
     storage: StorageConfig = field(default_factory=StorageConfig)
     rectification: RectificationConfig = field(default_factory=RectificationConfig)
     approvals: ApprovalsConfig = field(default_factory=ApprovalsConfig)
+    warnings: WarningsConfig = field(default_factory=WarningsConfig)
     base_dir: Path = Path(".")
 
     @property
@@ -163,6 +164,7 @@ def _section_class(name: str) -> type:
         "storage": StorageConfig,
         "rectification": RectificationConfig,
         "approvals": ApprovalsConfig,
+        "warnings": WarningsConfig,
     }[name]
 
 
@@ -248,6 +250,7 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("配置项 [storage] max_file_mb 应在 1-1024 之间")
     for code, kind in cfg.approvals.process_codes.items():
         if not code.strip() or kind not in TYPES:
-            raise ConfigError(f"配置项 [approvals] process_codes 中“{code}”的业务类型“{kind}”无效（可选：{'、'.join(TYPES)}）")
+            choices = "、".join(TYPES)
+            raise ConfigError(f"配置项 [approvals] process_codes 中“{code}”的业务类型“{kind}”无效（可选：{choices}）")
     if cfg.bot.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError("配置项 [bot] log_level 应为 DEBUG/INFO/WARNING/ERROR 之一")

@@ -19,7 +19,9 @@ from bot.context import Services
 from bot.db import Database
 from bot.dingtalk_api import DingTalkAPI
 from bot.dispatch import Dispatcher
+from bot.ingest_api import add_ingest_routes
 from bot.notify import notify_users
+from bot.oa_events import register_oa_events
 from bot.outbox import Claimed, OutboxWorker
 from bot.render import Renderer
 from bot.roles import Role
@@ -64,6 +66,7 @@ class BotApp:
             http=self.http, http_timeout=cfg.dingtalk.http_timeout, watchdog_seconds=cfg.dingtalk.watchdog_seconds,
         )
         self.stream.register_bot_handler(self.dispatcher.on_message)
+        register_oa_events(self.stream, self.services, self.api, nudge=self.outbox.nudge)
         self.scheduler = build_scheduler(self)
         self.scheduler.start()
         self._tasks = [asyncio.create_task(self.stream.run(), name="stream"),
@@ -92,6 +95,7 @@ class BotApp:
     async def _serve_http(self) -> None:
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
+        add_ingest_routes(app, self.services, nudge=self.outbox.nudge)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.server.host, self.config.server.port)
@@ -112,7 +116,7 @@ class BotApp:
             await notify_users(
                 session, self.services.renderer, kind="alert.outbox", key=str(row.id), user_ids=admins,
                 template="message.md.j2",
-                data={"text": f"有一条消息（{row.kind}，发给 {row.recipient}）多次发送失败：{error[:100]}"},
+                data={"text": f"有一条消息（{row.kind}，发给 {row.recipient}）未能送达：{error[:100]}"},
             )
         self.outbox.nudge()
 

@@ -113,7 +113,7 @@ def bot_config(emu: Emulator, db_url: str, tmp_path: Path, **overrides: object) 
         dingtalk=dataclasses.replace(cfg.dingtalk, client_id=emu.client_id, client_secret=emu.client_secret,
                                      watchdog_seconds=5.0, http_timeout=3.0),
         bot=BotConfig(rate_limit_count=1000, rate_limit_seconds=60),
-        outbox=OutboxConfig(poll_seconds=0.2, lease_seconds=5, retry_base_seconds=0.1),
+        outbox=OutboxConfig(poll_seconds=0.2, lease_seconds=8, retry_base_seconds=0.1),
     )
     for section, values in overrides.items():
         cfg = dataclasses.replace(cfg, **{section: dataclasses.replace(getattr(cfg, section), **values)})

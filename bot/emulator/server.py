@@ -5,7 +5,9 @@ frames, acks, SYSTEM ping and disconnect) and serves the outbound endpoints the 
 (accessToken, sessionWebhook, oToMessages/batchSend, groupMessages/send, messageFiles/download,
 and the old oapi gettoken and media/upload), recording every message it receives in `ledger`
 and every upload in `media`. `faults` injects 5xx, 429, throttling, slow answers and flow
-control; `drop_sockets()` and `silence()` break the stream.
+control; `drop_sockets()` and `silence()` break the stream. `send_event()` pushes an EVENT frame
+(OA approval events), and `GET /v1.0/workflow/processInstances` serves the instances put in
+`workflow[processInstanceId]` (the `result` object of the real answer).
 """
 
 from __future__ import annotations
@@ -92,6 +94,7 @@ class Emulator:
         self.oapi_tokens: dict[str, float] = {}  # old-style token -> expiry (time.time())
         self.media: dict[str, tuple[str, bytes]] = {}  # media_id -> (file name, content)
         self.media_types: dict[str, str] = {}  # media_id -> image / voice / video / file
+        self.workflow: dict[str, dict[str, Any]] = {}  # processInstanceId -> `result` of processInstances
         self.opened = 0  # connections/open calls
         self.base_url = ""
         self._tickets: set[str] = set()
@@ -115,6 +118,7 @@ class Emulator:
             web.get("/files/{code}", self._file),
             web.get("/gettoken", self._oapi_token),
             web.post("/media/upload", self._media_upload),
+            web.get("/v1.0/workflow/processInstances", self._process_instance),
         ])
         self._add_client_routes()
 
@@ -221,6 +225,26 @@ class Emulator:
         await self.send_frame(frame)
         self.inbound.append(dict(data, seq=next(self._seq)))
         return message_id
+
+    async def send_event(self, event_type: str, data: dict[str, Any], *, event_id: str | None = None) -> str:
+        """Push one EVENT frame (topic "*"); returns its messageId. Pass `event_id` again to redeliver."""
+        message_id = "event" + secrets.token_hex(8)
+        now = str(int(time.time() * 1000))
+        frame = {
+            "specVersion": "1.0", "type": "EVENT",
+            "headers": {"appId": self.client_id, "connectionId": "c1", "contentType": "application/json",
+                        "messageId": message_id, "time": now, "topic": "*", "eventType": event_type,
+                        "eventId": event_id or secrets.token_hex(16), "eventBornTime": now,
+                        "eventCorpId": self.corp_id, "eventUnifiedAppId": self.client_id},
+            "data": json.dumps(data, ensure_ascii=False),
+        }
+        await self.send_frame(frame)
+        return message_id
+
+    async def wait_ack(self, message_id: str, timeout: float = 10.0) -> dict[str, Any]:
+        """The ack frame the bot sent for `message_id`."""
+        await self.wait_until(lambda: message_id in self.acks, timeout)
+        return self.acks[message_id]
 
     async def send_text(self, user_id: str, text: str, **kw: Any) -> str:
         """Deliver a text message from `user_id`; returns its msgId."""
@@ -392,6 +416,14 @@ class Emulator:
         if code not in self.files:
             return web.json_response({"code": "invalidDownloadCode", "message": "下载码无效"}, status=400)
         return web.json_response({"downloadUrl": f"{self.base_url}/files/{code}"})
+
+    async def _process_instance(self, request: web.Request) -> web.Response:
+        if (denied := self._authorized(request)) is not None:
+            return denied
+        instance = self.workflow.get(request.query.get("processInstanceId", ""))
+        if instance is None:
+            return web.json_response({"code": "processInstanceId.notFound", "message": "审批实例不存在"}, status=400)
+        return web.json_response({"success": True, "result": instance})
 
     async def _file(self, request: web.Request) -> web.Response:
         data = self.files.get(request.match_info["code"])

@@ -57,7 +57,8 @@ class BotApp:
                                           trust_env=False)
         self.api = DingTalkAPI(cfg.dingtalk, self.http)
         self.services.api = self.api
-        self.outbox = OutboxWorker(self.db, self.api, cfg.outbox, owner=self.instance)
+        self.outbox = OutboxWorker(self.db, self.api, cfg.outbox, owner=self.instance,
+                                   clock=lambda: self.services.clock())
         self.outbox.on_dead = self._alert_admins
         limiter = RateLimiter(cfg.bot.rate_limit_count, cfg.bot.rate_limit_seconds)
         self.dispatcher = Dispatcher(self.services, self.api, limiter, nudge=self.outbox.nudge)

@@ -21,8 +21,9 @@ import logging
 import random
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select, union_all, update
@@ -98,8 +99,9 @@ class Outcome:
 
 class OutboxWorker:
     def __init__(self, db: Database, api: DingTalkAPI, cfg: OutboxConfig, owner: str, *,
-                 burst: float = 2.0) -> None:
+                 burst: float = 2.0, clock: Callable[[], datetime] = utcnow) -> None:
         self.db, self.api, self.cfg, self.owner = db, api, cfg, owner
+        self.clock = clock  # the app's clock: tests stand the whole bot on a chosen date
         # Burst 2: at most rate+2 calls in any one-second window, close to what a provider's QPS
         # limit measures (a bucket of `rate` tokens would allow 2× rate across a second boundary).
         # Burst 1 would be stricter but loses every timer overshoot and every slow claim for good
@@ -152,7 +154,7 @@ class OutboxWorker:
         if not rows:
             return 0
         deadline = time.monotonic() + self._send_window()
-        now = utcnow()
+        now = self.clock()
         expired = [r for r in rows if r.expires_at is not None and r.expires_at < now]
         if expired:
             await self._record([Outcome(Unit((r,), r.msg_key, r.payload), EXPIRED, "too late to matter")
@@ -182,7 +184,7 @@ class OutboxWorker:
 
     async def claim(self) -> list[Claimed]:
         """Lease up to batch_size due rows, oldest first, plus any whose lease expired (rare)."""
-        now = utcnow()
+        now = self.clock()
         n = self.cfg.batch_size
         due = (select(T.id).where(T.status == PENDING, T.next_attempt_at <= now)  # ix_outbox_due, in order
                .order_by(T.next_attempt_at, T.id).limit(n))
@@ -215,7 +217,7 @@ class OutboxWorker:
         if not rows:
             return
         values = {"status": PENDING, "lease_until": None, "attempts": T.attempts - 1,
-                  "next_attempt_at": utcnow() + timedelta(seconds=self.bucket.paused_for())}
+                  "next_attempt_at": self.clock() + timedelta(seconds=self.bucket.paused_for())}
         done = await self._update(rows, values)
         self.released_rows += len(done)
         self.lost_leases += len(rows) - len(done)
@@ -285,7 +287,7 @@ class OutboxWorker:
     # -- recording ------------------------------------------------------------------------------------
     async def _record(self, outcomes: list[Outcome]) -> set[int]:
         """Write every outcome of one call in one transaction, each row guarded by its fence."""
-        now = utcnow()
+        now = self.clock()
         groups: dict[tuple[Any, ...], list[Claimed]] = defaultdict(list)
         for o in outcomes:
             groups[(o.status, o.error[:500], o.ref[:128], o.retry_in)].extend(o.unit.rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 
 import pytest
@@ -106,3 +107,22 @@ async def test_freeze_after_ten_working_days_overdue_and_lifted_when_closed(serv
         actions = [e.action for e in (await s.exec(select(AuditEvent).where(
             AuditEvent.action.like("unit.%")))).all()]
     assert actions == ["unit.freeze", "unit.unfreeze"]
+
+
+async def test_after_downtime_the_startup_scan_reminds_once_merged_per_person(demo_db, make_bot, emulator):
+    """The bot was down at 08:45: on start it scans at once; two rungs for 王芳 arrive as one message."""
+    from tests.conftest import FakeClock
+
+    services = Services(db=demo_db, renderer=Renderer(), router=Router(), config=None)
+    await add_problem(services, "教育局", date(2026, 10, 9))  # before5 on 9/24
+    await add_problem(services, "教育局", date(2026, 9, 30))  # before3 on 9/24 (中秋 9/25-27 off)
+    app = await make_bot(clock=FakeClock(beijing("2026-09-24 09:00")))
+    [merged] = await emulator.wait_push("jyj_ll", timeout=15)
+    assert merged.param["title"] == "您有2条提醒"
+    assert "还剩 5 个工作日" in merged.text and "还剩 3 个工作日" in merged.text
+    from jobs.ladder import scan_ladder as again
+
+    assert (await again(app.services)).reminders == 0  # a second scan the same day adds nothing
+    app.outbox.nudge()
+    await asyncio.sleep(0.5)
+    assert len(emulator.pushes_to("jyj_ll")) == 1

@@ -185,8 +185,11 @@ class OutboxWorker:
     async def claim(self) -> list[Claimed]:
         """Lease up to batch_size due rows, oldest first, plus any whose lease expired (rare)."""
         now = self.clock()
+        # Rows enqueued without an explicit time are due at the wall clock; in production the app
+        # clock is the wall clock, and tests that move the app clock still get those rows sent.
+        due_by = max(now, utcnow())
         n = self.cfg.batch_size
-        due = (select(T.id).where(T.status == PENDING, T.next_attempt_at <= now)  # ix_outbox_due, in order
+        due = (select(T.id).where(T.status == PENDING, T.next_attempt_at <= due_by)  # ix_outbox_due, in order
                .order_by(T.next_attempt_at, T.id).limit(n))
         stale = select(T.id).where(T.status == SENDING, T.lease_until < now).order_by(T.lease_until).limit(n)
         if not self.db.is_sqlite:

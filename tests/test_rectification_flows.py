@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -172,3 +173,13 @@ async def test_a_silent_dialogue_expires_with_a_note_and_survives_a_restart(emul
     [note] = await emulator.wait_push("bb_ywy1")
     assert "已自动结束" in note.text
     assert "李明" in (await chat.say("bb_ywy1", "我是谁")).text
+
+
+async def test_a_deadline_past_the_calendar_data_is_provisional_and_admins_are_told_once(emulator, office_bot, chat):
+    first = await chat.say("bb_ywy1", "交办 教育局 巡察 2027-01-20 年底前清理借调")
+    assert "（暂定）" in first.text
+    await chat.say("bb_ywy1", "交办 卫健局 巡察 30个工作日 清理混岗")  # also reaches into 2027
+    [notice] = await emulator.wait_push("admin1")
+    assert "2027 年的法定节假日安排尚未载入" in notice.text and "import holidays" in notice.text
+    await asyncio.sleep(0.3)
+    assert len(emulator.pushes_to("admin1")) == 1

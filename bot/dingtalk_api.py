@@ -124,6 +124,16 @@ class DingTalkAPI:
         except (TimeoutError, aiohttp.ClientError) as e:
             raise DingTalkError(f"下载文件中断：{type(e).__name__}", retryable=True) from None
 
+    # -- OA approvals (审批) ------------------------------------------------------------------------------
+    async def process_instance(self, instance_id: str) -> dict[str, Any]:
+        """`GET /v1.0/workflow/processInstances`: an OA instance's `result` (title, status, result, businessId,
+        originatorUserId, createTime, finishTime, tasks, operationRecords…)."""
+        data = await self._api_get("/v1.0/workflow/processInstances", {"processInstanceId": instance_id})
+        result = data.get("result")
+        if not isinstance(result, dict):
+            raise DingTalkError(f"审批实例 {instance_id} 查询未返回 result")
+        return result
+
     # -- old-style oapi: media upload ---------------------------------------------------------------------
     async def upload_media(self, data: bytes, file_name: str, media_type: str = "file") -> str:
         """Upload a file for sampleFile / sampleImageMsg / sampleAudio; returns its media_id."""
@@ -188,11 +198,17 @@ class DingTalkAPI:
             return token
 
     async def _api(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._with_token("POST", path, json=body)
+
+    async def _api_get(self, path: str, params: dict[str, str]) -> dict[str, Any]:
+        return await self._with_token("GET", path, params=params)
+
+    async def _with_token(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         url = self._cfg.api_endpoint.rstrip("/") + path
         for attempt in (1, 2):
             token = await self.access_token(force=attempt == 2)
             try:
-                return await self._post(url, body, headers={"x-acs-dingtalk-access-token": token})
+                return await self._send(method, url, headers={"x-acs-dingtalk-access-token": token}, **kwargs)
             except DingTalkError as e:
                 if e.code == "InvalidAuthentication" and attempt == 1:
                     log.info("access token rejected, refreshing")

@@ -8,15 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.db import Database
-from bot.importing import accounts, groups, holidays, persons, problems, units
+from bot.importing import accounts, approvals, groups, holidays, persons, problems, units
 from bot.importing.base import ImportJob, ImportRejected, ImportResult, KindSpec
 from bot.importing.reader import read_table
 
 KINDS: dict[str, KindSpec] = {spec.kind: spec for spec in (units.SPEC, accounts.SPEC, holidays.SPEC, problems.SPEC,
-                                                            persons.SPEC, groups.SPEC)}
+                                                            persons.SPEC, groups.SPEC, approvals.SPEC)}
 
 # Kinds of the contract that are not implemented yet, to give a precise message.
-PLANNED = {"approvals": "审批事项"}
+PLANNED: dict[str, str] = {}
 
 __all__ = ["KINDS", "ImportRejected", "ImportResult", "import_file", "kind_spec"]
 

@@ -11,13 +11,18 @@ from handlers import (
     binding,
     export,
     feedback,
+    inspections,
     ledger,
     problems,
     supervisors,
+    visits,
     warnings,
 )
 
-MODULES = (basics, approvals, approval_stats, problems, ledger, export, warnings, feedback, supervisors, binding)
+MODULES = (
+    basics, approvals, approval_stats, problems, ledger, export, warnings, feedback, supervisors, visits, inspections,
+    binding,
+)
 
 
 def register_all(router: Router) -> Router:

@@ -88,6 +88,10 @@ async def warning_to_problem(msg: Incoming, ctx: Context) -> Reply:
     """转整改 <预警号|反馈号> [期限]: the warning (or feedback) becomes a linked problem in the 整改 ledger."""
     if ctx.raw_args.strip().upper().startswith("FK"):
         return await feedback_to_problem(msg, ctx)
+    if ctx.raw_args.strip().upper().startswith("ZF"):
+        from handlers.visits import visit_to_problem
+
+        return await visit_to_problem(msg, ctx)
     parts = ctx.raw_args.split(maxsplit=1)
     if not parts:
         return usage("请写上预警号或反馈回执号。", "转整改 预警号|反馈号 [期限]", "转整改 YJ-2026-0003 20个工作日")
@@ -121,8 +125,8 @@ def register(router: Router) -> None:
                        "预警 [单位]", aliases=("编制预警",), topic="预警"))
     router.add(Command("编制", show_establishment, Right.PROBLEM_VIEW, "查看核定与实有编制、领导职数和空编",
                        "编制 [单位]", aliases=("编制情况", "空编"), topic="预警"))
-    router.add(Command("转整改", warning_to_problem, Right.OFFICE_HANDLE, "把预警或监督员反馈转为整改问题",
-                       "转整改 预警号|反馈号 [期限]", topic="预警"))
+    router.add(Command("转整改", warning_to_problem, Right.OFFICE_HANDLE, "把预警、监督员反馈或走访发现转为整改问题",
+                       "转整改 预警号|反馈号|走访记录号 [期限]", topic="预警"))
 
 
 

@@ -10,9 +10,9 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from jobs import dialogues, digest, feedback_overdue, ladder, urge, warnings
+from jobs import dialogues, digest, feedback_overdue, ladder, urge, visits, warnings
 
-JOB_MODULES: tuple[Any, ...] = (ladder, urge, warnings, feedback_overdue, dialogues, digest)
+JOB_MODULES: tuple[Any, ...] = (ladder, urge, warnings, feedback_overdue, visits, dialogues, digest)
 
 
 def build_scheduler(app: Any) -> AsyncIOScheduler:

@@ -1,0 +1,266 @@
+"""下沉式走访: 生成走访计划, 走访计划, 走访安排, 走访记录, 调整走访, 走访进度, 走访分组."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import Counter, defaultdict
+from datetime import date
+from typing import Any
+
+from sqlmodel import select
+
+from bot.context import Context, Incoming, Reply
+from bot.importing.fields import parse_date
+from bot.render import Markdown, md_escape
+from bot.roles import Right
+from bot.router import Command, Router
+from handlers.problem_common import text_reply, usage
+from models import PlannedVisit, Unit, VisitGroup, VisitRecord
+from models.rectification import local_today
+from models.roster import plan_roster
+from models.unit_match import match_units
+from models.visit_ops import build_instance, check_move, current_plan, plan_visits, save_plan
+
+PLAN_TIME_LIMIT = 10.0  # seconds; the planner proves most county rosters optimal in well under 2 s
+
+
+def _md(lines: list[str]) -> Reply:
+    return text_reply(Markdown("\n".join(lines)))
+
+
+async def _units_and_groups(session: Any) -> tuple[dict[int, Unit], dict[int, VisitGroup]]:
+    units = {u.id: u for u in (await session.exec(select(Unit))).all()}
+    groups = {g.id: g for g in (await session.exec(select(VisitGroup))).all()}
+    return units, groups  # type: ignore[return-value]
+
+
+async def make_plan(msg: Incoming, ctx: Context) -> Reply:
+    """生成走访计划 2027 [从5月]: plan the year (or re-plan from a month on, keeping the past)."""
+    m = re.match(r"^(\d{4})\s*(?:从\s*(\d{1,2})\s*月)?", ctx.args)
+    if not m:
+        return usage("请写上年份。", "生成走访计划 年份 [从N月]", "生成走访计划 2027")
+    year, from_month = int(m.group(1)), int(m.group(2) or 1)
+    if not 1 <= from_month <= 12:
+        return usage("月份应在 1-12 之间。", "生成走访计划 年份 [从N月]", "生成走访计划 2027 从5月")
+    today = local_today(ctx.services.clock())
+    async with ctx.db.read() as session:
+        instance, groups = await build_instance(session, year, from_month, today)
+    if not groups:
+        return text_reply("还没有走访分组。请先导入分组：python -m bot import groups 文件。", "invalid")
+    result = await asyncio.to_thread(plan_roster, instance, PLAN_TIME_LIMIT)
+    if result.status == "infeasible":
+        return _md([f"#### {year} 年走访计划无法生成", "", *[f"- {md_escape(p)}" for p in result.problems]])
+    async with ctx.db.write() as session:
+        plan = await save_plan(session, year, result, from_month, ctx.account.id if ctx.account else None)
+    f = result.figures
+    quality = "已证明是最优方案" if result.optimal else (
+        f"与理论最优的差距不超过 {100 * (result.objective - result.bound) / max(result.objective, 1):.0f}%")
+    lines = [f"#### {year} 年走访计划已生成（第 {plan.id} 版）", "",
+             f"- {len(result.assignments)} 个单位，{len(groups)} 个组，每组每月不超过 3 家；{quality}（用时 "
+             f"{result.seconds:.1f} 秒）",
+             f"- 重点单位排在一季度之后的：{f.get('late_priority', 0)} 个；"
+             f"与去年同组重复：{f.get('repeat_pairs', 0)} 个",
+             f"- 各组全年走访数最多与最少相差 {f.get('load_spread', 0)} 家；"
+             f"同组同月跨乡镇多出 {f.get('extra_towns', 0)} 个"]
+    if from_month > 1:
+        lines.append(f"- {from_month} 月之前的安排和已走访的单位保持不变")
+    lines += [f"- 注意：{md_escape(p)}" for p in result.problems]
+    lines += ["", "发送 走访计划 组名 / 本月 / 单位 查看，导出走访计划 获取 Excel。"]
+    return _md(lines)
+
+
+async def show_plan(msg: Incoming, ctx: Context) -> Reply:
+    """走访计划 [组名|本月|单位]."""
+    today = local_today(ctx.services.clock())
+    arg = ctx.args.strip()
+    async with ctx.db.read() as session:
+        plan = await current_plan(session, today.year) or await current_plan(session, today.year + 1)
+        if plan is None:
+            return text_reply("还没有走访计划。发送 生成走访计划 年份 生成。", "not_found")
+        units, groups = await _units_and_groups(session)
+        visits = await plan_visits(session, plan)
+        found = [] if not arg or arg in ("本月", "下月") else await match_units(session, arg)
+    by_group = {g.name: gid for gid, g in groups.items()}
+    if arg in by_group:
+        chosen = [v for v in visits if v.group_id == by_group[arg]]
+        title = f"{plan.year} 年走访计划 · {arg}"
+    elif arg in ("本月", "下月", ""):
+        month = today.month % 12 + 1 if arg == "下月" else today.month
+        chosen = [v for v in visits if v.month == month] if plan.year == today.year else [
+            v for v in visits if v.month == 1]
+        title = f"{plan.year} 年 {chosen[0].month if chosen else month} 月走访安排"
+    elif found:
+        ids = {u.id for u in found}
+        chosen = [v for v in visits if v.unit_id in ids]
+        title = f"{'、'.join(u.label for u in found)}的走访安排"
+    else:
+        return usage(f"没有找到组或单位“{arg}”。", "走访计划 [组名|本月|单位]")
+    chosen.sort(key=lambda v: (v.month, groups[v.group_id].name, v.unit_id))
+    lines = [f"#### {md_escape(title)}", ""]
+    lines += [f"- {v.month}月 {md_escape(groups[v.group_id].name)}：{md_escape(units[v.unit_id].label)}"
+              f"{'（' + v.scheduled_on.isoformat() + '）' if v.scheduled_on else ''}" for v in chosen[:60]]
+    if len(chosen) > 60:
+        lines.append(f"……另有 {len(chosen) - 60} 家，请导出走访计划查看。")
+    return _md(lines if chosen else [*lines, "没有安排。"])
+
+
+async def _one_unit(session: Any, text: str) -> Unit | str:
+    units = await match_units(session, text)
+    if len(units) == 1:
+        return units[0]
+    return f"没有找到单位“{text}”。" if not units else f"“{text}”对应多个单位：{'、'.join(u.name for u in units)}。"
+
+
+async def arrange(msg: Incoming, ctx: Context) -> Reply:
+    """走访安排 <单位> <日期>: the group fixes the day (members are reminded the working day before)."""
+    parts = ctx.raw_args.rsplit(maxsplit=1)
+    if len(parts) < 2:
+        return usage("请写上单位和日期。", "走访安排 单位 日期", "走访安排 教育局 2027-03-14")
+    try:
+        day = parse_date(parts[1])
+    except ValueError as e:
+        return usage(f"日期看不懂：{e}", "走访安排 单位 日期", "走访安排 教育局 2027-03-14")
+    async with ctx.db.write() as session:
+        unit = await _one_unit(session, parts[0])
+        if isinstance(unit, str):
+            return text_reply(unit, "not_found")
+        plan = await current_plan(session, day.year)
+        visit = (await session.exec(select(PlannedVisit).where(
+            PlannedVisit.plan_id == plan.id, PlannedVisit.unit_id == unit.id))).first() if plan else None
+        if visit is None:
+            return text_reply(f"{day.year} 年的走访计划里没有 {unit.label}。", "not_found")
+        visit.scheduled_on = day
+        session.add(visit)
+    return text_reply(f"已安排 {day} 走访 {unit.label}，前一个工作日会提醒组员。")
+
+
+async def record_visit(msg: Incoming, ctx: Context) -> Reply:
+    """走访记录 <单位> <发现>: date, who went and the findings."""
+    head, _, findings = ctx.raw_args.strip().partition(" ")
+    if not head or not findings.strip():
+        return usage("请写上单位和发现的情况。", "走访记录 单位 发现", "走访记录 教育局 借调人员台账不全")
+    today = local_today(ctx.services.clock())
+    async with ctx.db.write() as session:
+        unit = await _one_unit(session, head)
+        if isinstance(unit, str):
+            return text_reply(unit, "not_found")
+        plan = await current_plan(session, today.year)
+        planned = (await session.exec(select(PlannedVisit).where(
+            PlannedVisit.plan_id == plan.id, PlannedVisit.unit_id == unit.id))).first() if plan else None
+        record = VisitRecord(unit_id=unit.id, group_id=planned.group_id if planned else None, visited_on=today,  # type: ignore[arg-type]
+                             who=ctx.account.name if ctx.account else "", findings=findings.strip()[:4000],
+                             recorded_by=ctx.account.id if ctx.account else None)
+        session.add(record)
+        await session.flush()
+    return text_reply(f"已记录走访 {unit.label}（记录号 ZF{record.id}）。"
+                      f"发现的问题可发送 转整改 ZF{record.id} 期限 转为整改问题。")
+
+
+async def visit_to_problem(msg: Incoming, ctx: Context) -> Reply:
+    """转整改 ZF<记录号> [期限]: a finding of a visit becomes a problem (source 下沉走访), linked both ways."""
+    from handlers.ledger import _parse_when, assign_problem
+    from models import Problem
+
+    token, _, when = ctx.raw_args.strip().partition(" ")
+    number = token.upper().removeprefix("ZF")
+    async with ctx.db.read() as session:
+        record = await session.get(VisitRecord, int(number)) if number.isdigit() else None
+    if record is None:
+        return text_reply(f"没有找到走访记录“{token}”。", "not_found")
+    if record.problem_id is not None:
+        return text_reply(f"走访记录 ZF{record.id} 已转为整改问题。")
+    try:
+        deadline = await _parse_when(when.strip() or "20个工作日", msg, ctx, {})
+    except Exception as e:  # Invalid: an unreadable deadline
+        return usage(str(e), "转整改 ZF记录号 [期限]")
+    data = {"unit": record.unit_id, "source": "下沉走访", "deadline": deadline, "description": record.findings,
+            "requirement": "请对走访发现的问题进行整改。"}
+
+    async def link(session: Any, problem: Problem) -> None:
+        row = await session.get(VisitRecord, record.id)
+        row.problem_id = problem.id
+        session.add(row)
+
+    return await assign_problem(msg, ctx, data, origin=f"visit:ZF{record.id}", on_created=link)
+
+
+async def adjust(msg: Incoming, ctx: Context) -> Reply:
+    """调整走访 <单位> <组名> <月份>, with every hard constraint checked."""
+    parts = ctx.raw_args.split()
+    if len(parts) < 3 or not parts[-1].rstrip("月").isdigit():
+        return usage("请写上单位、组名和月份。", "调整走访 单位 组名 月份", "调整走访 教育局 第二组 5")
+    month = int(parts[-1].rstrip("月"))
+    today = local_today(ctx.services.clock())
+    async with ctx.db.write() as session:
+        unit = await _one_unit(session, " ".join(parts[:-2]))
+        if isinstance(unit, str):
+            return text_reply(unit, "not_found")
+        group = (await session.exec(select(VisitGroup).where(VisitGroup.name == parts[-2]))).first()
+        if group is None:
+            return text_reply(f"没有名为“{parts[-2]}”的走访组。", "not_found")
+        plan = await current_plan(session, today.year) or await current_plan(session, today.year + 1)
+        visit = (await session.exec(select(PlannedVisit).where(
+            PlannedVisit.plan_id == plan.id, PlannedVisit.unit_id == unit.id))).first() if plan else None
+        if plan is None or visit is None:
+            return text_reply(f"当前走访计划里没有 {unit.label}。", "not_found")
+        check = await check_move(session, plan, unit.id, group, month)  # type: ignore[arg-type]
+        if not check.ok:
+            return text_reply(f"不能调整：{check.reason}。", "invalid")
+        visit.group_id, visit.month, visit.scheduled_on = group.id, month, None  # type: ignore[assignment]
+        session.add(visit)
+    return text_reply(f"已将 {unit.label} 调整到 {group.name} {month} 月走访。")
+
+
+async def progress(msg: Incoming, ctx: Context) -> Reply:
+    """走访进度: coverage, per group and month, behind plan, units at risk."""
+    today = local_today(ctx.services.clock())
+    async with ctx.db.read() as session:
+        plan = await current_plan(session, today.year)
+        if plan is None:
+            return text_reply(f"{today.year} 年还没有走访计划。", "not_found")
+        units, groups = await _units_and_groups(session)
+        visits = await plan_visits(session, plan)
+        done = set((await session.exec(select(VisitRecord.unit_id).where(
+            VisitRecord.visited_on >= date(today.year, 1, 1)))).all())
+    behind = [v for v in visits if v.month < today.month and v.unit_id not in done]
+    per_group: dict[int, Counter[str]] = defaultdict(Counter)
+    for v in visits:
+        per_group[v.group_id]["planned"] += 1
+        per_group[v.group_id]["done"] += v.unit_id in done
+    lines = [f"#### {today.year} 年走访进度", "",
+             f"已走访 {len(done & {v.unit_id for v in visits})} / {len(units)} 个单位；应走未走 {len(behind)} 家", ""]
+    lines += [f"- {md_escape(groups[g].name)}：{c['done']} / {c['planned']}" for g, c in sorted(per_group.items())]
+    if behind:
+        lines += ["", "**应走未走（有年内走不到的风险）**", ""]
+        lines += [f"- {v.month}月 {md_escape(groups[v.group_id].name)}：{md_escape(units[v.unit_id].label)}"
+                  for v in sorted(behind, key=lambda v: v.month)[:20]]
+    return _md(lines)
+
+
+async def list_groups(msg: Incoming, ctx: Context) -> Reply:
+    async with ctx.db.read() as session:
+        groups = (await session.exec(select(VisitGroup).where(VisitGroup.active == True))).all()  # noqa: E712
+    if not groups:
+        return text_reply("还没有走访分组。请导入：python -m bot import groups 文件。")
+    lines = ["#### 走访分组", ""]
+    for g in groups:
+        members = len([m for m in g.member_user_ids.split(",") if m]) + 1
+        lines.append(f"- {md_escape(g.name)}：组长 {md_escape(g.leader_user_id)}，{members} 人"
+                     f"{'，' + g.blocked_months + '月不走访' if g.blocked_months else ''}"
+                     f"{'，回避 ' + str(len(g.avoid_unit_ids.split(','))) + ' 个单位' if g.avoid_unit_ids else ''}")
+    return _md(lines)
+
+
+def register(router: Router) -> None:
+    add = router.add
+    add(Command("生成走访计划", make_plan, Right.OFFICE_HANDLE, "生成全年走访计划（可从某月起重排）",
+                "生成走访计划 年份 [从N月]", topic="走访"))
+    add(Command("走访计划", show_plan, Right.OFFICE_VIEW, "查看走访计划", "走访计划 [组名|本月|单位]", topic="走访"))
+    add(Command("走访安排", arrange, Right.OFFICE_HANDLE, "确定走访日期", "走访安排 单位 日期", topic="走访"))
+    add(Command("走访记录", record_visit, Right.OFFICE_HANDLE, "记录走访发现", "走访记录 单位 发现", topic="走访"))
+    add(Command("调整走访", adjust, Right.OFFICE_HANDLE, "把某单位调到其他组或月份", "调整走访 单位 组名 月份",
+                topic="走访"))
+    add(Command("走访进度", progress, Right.OFFICE_VIEW, "走访覆盖率、各组进度和应走未走", topic="走访"))
+    add(Command("走访分组", list_groups, Right.OFFICE_VIEW, "查看走访分组", topic="走访"))
+

@@ -1,0 +1,115 @@
+"""走访 data around the planner: building a planning instance from the database, storing a plan,
+coverage, and the checks of a manual move (调整走访)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, update
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.problems import OPEN_STATUSES, Problem
+from models.roster import RosterGroup, RosterInstance, RosterResult, RosterUnit, RosterWeights
+from models.staffing import Warning
+from models.units import Unit
+from models.visits import PlannedVisit, RosterPlan, VisitGroup, VisitRecord
+
+
+def split_ids(text: str) -> list[str]:
+    return [p for p in (text or "").split(",") if p]
+
+
+def group_people(group: VisitGroup) -> list[str]:
+    return list(dict.fromkeys([group.leader_user_id, *split_ids(group.member_user_ids)]))
+
+
+def blocked(group: VisitGroup) -> frozenset[int]:
+    return frozenset(int(m) for m in split_ids(group.blocked_months))
+
+
+def avoided(group: VisitGroup) -> frozenset[int]:
+    return frozenset(int(u) for u in split_ids(group.avoid_unit_ids))
+
+
+async def active_groups(session: AsyncSession) -> list[VisitGroup]:
+    return list((await session.exec(select(VisitGroup).where(VisitGroup.active == True)  # noqa: E712
+                                     .order_by(VisitGroup.id))).all())
+
+
+async def priority_units(session: AsyncSession, today: date) -> set[int]:
+    """Units with an open red (overdue) problem or an open severe warning go first (Q1)."""
+    red = select(Problem.unit_id).where(Problem.status.in_(OPEN_STATUSES), Problem.deadline < today)  # type: ignore[attr-defined]
+    severe = select(Warning.unit_id).where(Warning.resolved_on.is_(None), Warning.level == 3)  # type: ignore[union-attr]
+    return set((await session.exec(red)).all()) | set((await session.exec(severe)).all())
+
+
+async def current_plan(session: AsyncSession, year: int) -> RosterPlan | None:
+    return (await session.exec(select(RosterPlan).where(RosterPlan.year == year, RosterPlan.current == True)  # noqa: E712
+                               .order_by(RosterPlan.id.desc()))).first()  # type: ignore[union-attr]
+
+
+async def plan_visits(session: AsyncSession, plan: RosterPlan) -> list[PlannedVisit]:
+    return list((await session.exec(select(PlannedVisit).where(PlannedVisit.plan_id == plan.id))).all())
+
+
+async def build_instance(session: AsyncSession, year: int, from_month: int, today: date,
+                         weights: RosterWeights | None = None) -> tuple[RosterInstance, list[VisitGroup]]:
+    """The planning instance: every unit, the active groups, priorities, last year's pairs and — on a
+    re-plan — the visits before `from_month` (and every unit already visited this year) kept fixed."""
+    groups = await active_groups(session)
+    units = (await session.exec(select(Unit).order_by(Unit.id))).all()
+    first = await priority_units(session, today)
+    last = await current_plan(session, year - 1)
+    last_pairs = {v.unit_id: v.group_id for v in await plan_visits(session, last)} if last else {}
+    fixed: dict[int, tuple[int, int]] = {}
+    plan = await current_plan(session, year)
+    if plan is not None and from_month > 1:
+        visited = set((await session.exec(select(VisitRecord.unit_id).where(
+            func.extract("year", VisitRecord.visited_on) == year))).all())
+        for v in await plan_visits(session, plan):
+            if v.month < from_month or v.unit_id in visited:
+                fixed[v.unit_id] = (v.group_id, v.month)
+    instance = RosterInstance(
+        units=[RosterUnit(u.id, u.town or "", u.id in first, last_pairs.get(u.id)) for u in units],  # type: ignore[arg-type]
+        groups=[RosterGroup(g.id, g.name, blocked(g), avoided(g)) for g in groups],  # type: ignore[arg-type]
+        weights=weights or RosterWeights(), fixed=fixed, from_month=from_month,
+    )
+    return instance, groups
+
+
+async def save_plan(session: AsyncSession, year: int, result: RosterResult, from_month: int,
+                    actor_id: int | None) -> RosterPlan:
+    await session.exec(update(RosterPlan).where(RosterPlan.year == year).values(current=False))  # type: ignore[call-overload]
+    plan = RosterPlan(year=year, from_month=from_month, objective=result.objective, bound=result.bound,
+                      optimal=result.optimal, seconds=round(result.seconds, 3), created_by=actor_id,
+                      report=json.dumps({"figures": result.figures, "problems": result.problems,
+                                         "status": result.status}, ensure_ascii=False, default=str))
+    session.add(plan)
+    await session.flush()
+    for unit_id, (group_id, month) in result.assignments.items():
+        session.add(PlannedVisit(plan_id=plan.id, unit_id=unit_id, group_id=group_id, month=month))  # type: ignore[arg-type]
+    return plan
+
+
+@dataclass
+class MoveCheck:
+    ok: bool
+    reason: str = ""
+
+
+async def check_move(session: AsyncSession, plan: RosterPlan, unit_id: int, group: VisitGroup, month: int,
+                     max_per_slot: int = 3) -> MoveCheck:
+    """调整走访: 回避, blocked months and at most three visits per group-month are never broken."""
+    if unit_id in avoided(group):
+        return MoveCheck(False, f"{group.name}需回避该单位")
+    if month in blocked(group):
+        return MoveCheck(False, f"{group.name}{month}月不能走访")
+    count = (await session.exec(select(func.count()).select_from(PlannedVisit).where(
+        PlannedVisit.plan_id == plan.id, PlannedVisit.group_id == group.id, PlannedVisit.month == month,
+        PlannedVisit.unit_id != unit_id))).one()
+    if count >= max_per_slot:
+        return MoveCheck(False, f"{group.name}{month}月已安排 {count} 家，每组每月最多 {max_per_slot} 家")
+    return MoveCheck(True)

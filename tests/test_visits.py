@@ -1,0 +1,113 @@
+"""下沉式走访 in chat: the roster planned with every hard constraint kept, views, 调整走访 checked,
+走访安排 and the pushes, 走访记录 → 转整改, coverage, the 三定 five-year plan and the reproducible draw."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from bot.importing import import_file
+from jobs.visits import visit_pushes
+from models import OutboxMessage, PlannedVisit, Problem, SandingPlan, Unit, VisitGroup
+from tests.conftest import Chat, FakeClock, beijing
+
+DEMO = Path(__file__).resolve().parent.parent / "bot" / "demo"
+
+
+@pytest.fixture
+async def app(make_bot, demo_db):
+    await import_file(demo_db, "groups", DEMO / "groups.csv")
+    return await make_bot(clock=FakeClock(beijing("2026-11-23 10:00")))
+
+
+@pytest.fixture
+def chat(emulator, app) -> Chat:
+    return Chat(emulator)
+
+
+async def planned(app) -> tuple[list[PlannedVisit], dict[int, VisitGroup], dict[int, Unit]]:
+    async with app.db.read() as s:
+        visits = (await s.exec(select(PlannedVisit))).all()
+        groups = {g.id: g for g in (await s.exec(select(VisitGroup))).all()}
+        units = {u.id: u for u in (await s.exec(select(Unit))).all()}
+    return list(visits), groups, units
+
+
+async def test_plan_keeps_every_hard_constraint_and_answers_plainly(chat, app):
+    reply = await chat.say("bb_ywy1", "生成走访计划 2027")
+    assert "2027 年走访计划已生成" in reply.text and "31 个单位，2 个组" in reply.text
+    assert "最优" in reply.text or "差距" in reply.text
+    visits, groups, units = await planned(app)
+    assert sorted(v.unit_id for v in visits) == sorted(units)  # every unit exactly once
+    per_slot = Counter((v.group_id, v.month) for v in visits)
+    assert max(per_slot.values()) <= 3
+    for v in visits:
+        g = groups[v.group_id]
+        assert str(v.month) not in g.blocked_months.split(",")
+        assert str(v.unit_id) not in g.avoid_unit_ids.split(",")
+    by_group = await chat.say("bb_ld1", "走访计划 第一组")
+    assert "第一组" in by_group.text and "月" in by_group.text
+    edu = await chat.say("bb_ld1", "走访计划 教育局")
+    assert "第二组" in edu.text  # 第一组 must avoid 教育局
+
+
+async def test_adjustments_are_checked(chat, app):
+    await chat.say("bb_ywy1", "生成走访计划 2027")
+    assert "需回避" in (await chat.say("bb_ywy1", "调整走访 教育局 第一组 5")).text
+    assert "不能走访" in (await chat.say("bb_ywy1", "调整走访 县委办 第一组 8")).text
+    ok = await chat.say("bb_ywy1", "调整走访 融媒体中心 第二组 6")
+    if "不能调整" in ok.text:  # 第二组 may already have 3 visits in June
+        assert "最多 3 家" in ok.text
+    else:
+        assert "已将" in ok.text
+
+
+async def test_arrangement_pushes_and_reminders(chat, app):
+    await chat.say("bb_ywy1", "生成走访计划 2027")
+    visits, groups, units = await planned(app)
+    march = next(v for v in visits if v.month == 3)
+    unit = units[march.unit_id]
+    arranged = await chat.say("bb_ywy1", f"走访安排 {unit.name} 2027-03-16")
+    assert "已安排 2027-03-16" in arranged.text
+    await visit_pushes(app.services, beijing("2027-03-01 08:50"))  # the first working day of March
+    await visit_pushes(app.services, beijing("2027-03-15 08:50"))  # the working day before the visit
+    await visit_pushes(app.services, beijing("2027-03-15 10:00"))  # a second run adds nothing
+    async with app.db.read() as s:
+        rows = (await s.exec(select(OutboxMessage).where(OutboxMessage.kind.like("visit.%")))).all()
+    kinds = Counter(r.kind for r in rows)
+    groups_in_march = {v.group_id for v in visits if v.month == 3}
+    people = {g: 1 + len([m for m in groups[g].member_user_ids.split(",") if m]) for g in groups}
+    assert kinds["visit.month"] == sum(people[g] for g in groups_in_march)
+    assert kinds["visit.remind"] == people[march.group_id]
+
+
+async def test_record_turn_into_problem_and_coverage(chat, app, emulator):
+    await chat.say("bb_ywy1", "生成走访计划 2026")
+    recorded = await chat.say("bb_ywy1", "走访记录 教育局 借调人员台账不全")
+    number = re.search(r"ZF\d+", recorded.text).group(0)
+    moved = await chat.say("bb_ywy1", f"转整改 {number} 10个工作日")
+    assert "已交办 ZG-2026-0001" in moved.text
+    async with app.db.read() as s:
+        problem = (await s.exec(select(Problem))).one()
+    assert problem.source == "下沉走访" and problem.origin == f"visit:{number}"
+    progress = await chat.say("bb_ld1", "走访进度")
+    assert "已走访 1 / 31" in progress.text
+
+
+async def test_sanding_plan_and_reproducible_draw(chat, app):
+    reply = await chat.say("bb_ywy1", "生成三定问效计划 2027-2031")
+    assert "2027 年：" in reply.text
+    async with app.db.read() as s:
+        rows = (await s.exec(select(SandingPlan))).all()
+    counts = Counter(r.year for r in rows)
+    assert len(rows) == 31 and max(counts.values()) - min(counts.values()) <= 1
+    assert "2027 年三定规定跟踪问效单位" in (await chat.say("bb_ld1", "三定问效 2027")).text
+    drawn = await chat.say("bb_ywy1", "随机抽查 5家 2人")
+    number = re.search(r"第 (\d+) 号", drawn.text).group(1)
+    recheck = await chat.say("jyj_ll", f"复核抽查 {number}")  # anyone may re-run the draw
+    assert "与当时结果一致" in recheck.text
+    assert drawn.text.split("- 单位：")[1].split("\n")[0] in recheck.text

@@ -37,19 +37,44 @@ async def export_ledger(msg: Incoming, ctx: Context) -> Reply:
     stamp = to_local(now)
     name = f"整改台账-{stamp:%Y%m%d-%H%M}.xlsx"
     data = await asyncio.to_thread(build_ledger_xlsx, ledger, title="整改问题台账", generated_at=stamp)
+    return await _send_file(msg, ctx, data, name, f"台账（{len(ledger)} 个问题）")
+
+
+async def export_roster(msg: Incoming, ctx: Context) -> Reply:
+    """导出走访计划: the current year's roster (or next year's, planned in advance) as an .xlsx."""
+    from bot.roster_export import build_roster_xlsx
+    from models import PlannedVisit, VisitGroup
+    from models.visit_ops import current_plan
+
+    today = local_today(ctx.services.clock())
+    async with ctx.db.read() as session:
+        plan = await current_plan(session, today.year) or await current_plan(session, today.year + 1)
+        if plan is None:
+            return text_reply("还没有走访计划。发送 生成走访计划 年份 生成。", "not_found")
+        rows = (await session.exec(select(PlannedVisit, Unit, VisitGroup).join(Unit).join(VisitGroup).where(
+            PlannedVisit.plan_id == plan.id))).all()
+    table = [(v.month, g.name, u.name, u.town, v.scheduled_on.isoformat() if v.scheduled_on else "")
+             for v, u, g in rows]
+    name = f"走访计划-{plan.year}.xlsx"
+    data = await asyncio.to_thread(build_roster_xlsx, table, year=plan.year)
+    return await _send_file(msg, ctx, data, name, f"{plan.year} 年走访计划（{len(table)} 家）")
+
+
+async def _send_file(msg: Incoming, ctx: Context, data: bytes, name: str, what: str) -> Reply:
     try:
         media_id = await ctx.services.api.upload_media(data, name, "file")
     except DingTalkError as e:
-        log.warning("ledger upload failed: %s", e)
-        return text_reply("台账文件上传钉钉失败，请稍后再试。", "error")
+        log.warning("upload of %s failed: %s", name, e)
+        return text_reply("文件上传钉钉失败，请稍后再试。", "error")
     async with ctx.db.write() as session:
-        await enqueue(session, dedup_key=f"export.ledger:{msg.msg_id}:{msg.user_id}", kind="export.ledger",
+        await enqueue(session, dedup_key=f"export:{msg.msg_id}:{msg.user_id}", kind="export.file",
                       recipient=user_recipient(msg.user_id), msg_key="sampleFile",
                       param={"mediaId": media_id, "fileName": name, "fileType": "xlsx"})
-    where = "单聊" if msg.is_group else "这里"
-    return text_reply(f"台账已生成（{len(ledger)} 个问题），文件马上发到{where}。")
+    return text_reply(f"{what}已生成，文件马上发到{'单聊' if msg.is_group else '这里'}。")
 
 
 def register(router: Router) -> None:
+    router.add(Command("导出走访计划", export_roster, Right.OFFICE_VIEW, "导出走访计划 Excel（每组一页、每月一页）",
+                       topic="走访"))
     router.add(Command("导出台账", export_ledger, Right.OFFICE_VIEW, "导出整改台账 Excel（按单位汇总、灯色标注）",
                        aliases=("台账导出", "导出"), topic="整改"))

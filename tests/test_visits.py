@@ -111,3 +111,16 @@ async def test_sanding_plan_and_reproducible_draw(chat, app):
     recheck = await chat.say("jyj_ll", f"复核抽查 {number}")  # anyone may re-run the draw
     assert "与当时结果一致" in recheck.text
     assert drawn.text.split("- 单位：")[1].split("\n")[0] in recheck.text
+
+
+async def test_export_roster_one_sheet_per_group_and_month(chat, app, emulator):
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    await chat.say("bb_ywy1", "生成走访计划 2027")
+    assert "走访计划（31 家）已生成" in (await chat.say("bb_ld1", "导出走访计划")).text
+    [push] = await emulator.wait_push("bb_ld1")
+    book = load_workbook(BytesIO(emulator.media[push.param["mediaId"]][1]))
+    assert book.sheetnames[:2] == ["第一组", "第二组"] and book.sheetnames[2:] == [f"{m}月" for m in range(1, 13)]
+    assert sum(book[f"{m}月"].max_row - 2 for m in range(1, 13)) == 31

@@ -181,6 +181,23 @@ class Dialogues:
             session.add(row)
 
 
+def unit_step(skip_hint: str = "") -> Parser:
+    """A step parser for "which unit?": the shared fuzzy matcher; several matches ask again."""
+    from models.unit_match import match_units
+
+    async def parse(text: str, msg: Incoming, ctx: Context, data: dict[str, Any]) -> int:
+        async with ctx.db.read() as session:
+            units = await match_units(session, text)
+        if len(units) == 1:
+            data["unit_name"] = units[0].name
+            return int(units[0].id)  # type: ignore[arg-type]
+        if not units:
+            raise Invalid(f"没有找到单位“{text}”，请写单位全称或常用简称{skip_hint}。")
+        raise Invalid(f"“{text}”对应多个单位：{'、'.join(u.name for u in units)}，请写得更完整些。")
+
+    return parse
+
+
 def _first_open_step(flow: Flow, data: dict[str, Any]) -> Step | None:
     return next((s for s in flow.steps if s.name not in data), None)
 

@@ -7,7 +7,7 @@ from typing import Any
 from sqlmodel import select
 
 from bot.context import Button, Context, Incoming, Reply
-from bot.dialogue import Flow, Invalid, Step
+from bot.dialogue import Flow, Invalid, Step, unit_step
 from bot.files import FileStore, fetch_attachments
 from bot.render import md_escape
 from bot.roles import Right
@@ -18,7 +18,6 @@ from models import Account, Feedback, FeedbackAttachment, Unit
 from models.feedback import CATEGORIES, OPEN
 from models.feedback_ops import accept, answer, file_feedback, to_problem
 from models.rectification import local_today
-from models.unit_match import match_units
 
 YES, NO = {"是", "可以", "同意", "显示", "1"}, {"否", "不", "不可以", "不显示", "匿名", "2"}
 
@@ -29,15 +28,7 @@ async def _parse_category(text: str, msg: Incoming, ctx: Context, data: dict[str
     return text
 
 
-async def _parse_unit(text: str, msg: Incoming, ctx: Context, data: dict[str, Any]) -> int | str:
-    async with ctx.db.read() as session:
-        units = await match_units(session, text)
-    if len(units) == 1:
-        data["unit_name"] = units[0].name
-        return int(units[0].id)  # type: ignore[arg-type]
-    if not units:
-        raise Invalid(f"没有找到单位“{text}”，请写单位全称或简称，不涉及具体单位可回复 跳过。")
-    raise Invalid(f"“{text}”对应多个单位：{'、'.join(u.name for u in units)}，请写得更完整些。")
+_parse_unit = unit_step("，不涉及具体单位可回复 跳过")
 
 
 async def _parse_content(text: str, msg: Incoming, ctx: Context, data: dict[str, Any]) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlmodel import select
 
 from bot.context import Button, Context, Incoming, Reply
-from bot.dialogue import Flow, Invalid, Step
+from bot.dialogue import Flow, Invalid, Step, unit_step
 from bot.render import md_escape
 from bot.roles import Right, Role
 from bot.router import Command, Router
@@ -59,15 +59,7 @@ async def assign(msg: Incoming, ctx: Context) -> Reply:
     return await assign_problem(msg, ctx, data)
 
 
-async def _parse_unit(text: str, msg: Incoming, ctx: Context, data: dict[str, Any]) -> int:
-    async with ctx.db.read() as session:
-        units = await match_units(session, text)
-    if len(units) == 1:
-        data["unit_name"] = units[0].name
-        return int(units[0].id)  # type: ignore[arg-type]
-    if not units:
-        raise Invalid(f"没有找到单位“{text}”，请写单位全称或常用简称。")
-    raise Invalid(f"“{text}”对应多个单位：{'、'.join(u.name for u in units)}，请写得更完整些。")
+_parse_unit = unit_step("")
 
 
 async def _parse_source(text: str, msg: Incoming, ctx: Context, data: dict[str, Any]) -> str:

@@ -58,7 +58,8 @@ async def seed(db: Database, items: int) -> None:
             days = rng.choice([0, 0, 0, 1, 2, 3, 5, 8]) if done else None
             rows.append(dict(
                 number=f"SP-{n:06d}", unit_id=n % UNITS + 1, type=rng.choice(DAILY_TYPES), title=f"事项{n}",
-                submitted_at=submitted, submitted_on=day, stage="办结" if done else "审核", stage_since=submitted,
+                submitted_at=submitted, submitted_on=day, stage="办结" if done else "审核",
+                stage_since=submitted if done else now,  # open items moved stage recently (no mass 催办)
                 handler_user_id="", handler_name="李明", status="已办结" if done else "办理中",
                 completed_at=submitted + timedelta(days=days) if done else None,
                 completed_on=day + timedelta(days=days) if done else None, working_days=days, source="bench",

@@ -124,6 +124,14 @@ class WarningsConfig:
 
 
 @dataclass(frozen=True)
+class FeedbackConfig:
+    """监督员反馈."""
+
+    duty_user_ids: list = field(default_factory=list)  # office staff on the feedback duty list; empty = all
+    answer_within_days: int = 10  # working days before unanswered feedback is reminded
+
+
+@dataclass(frozen=True)
 class Config:
     dingtalk: DingTalkConfig = field(default_factory=DingTalkConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -134,6 +142,7 @@ class Config:
     rectification: RectificationConfig = field(default_factory=RectificationConfig)
     approvals: ApprovalsConfig = field(default_factory=ApprovalsConfig)
     warnings: WarningsConfig = field(default_factory=WarningsConfig)
+    feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
     base_dir: Path = Path(".")
 
     @property
@@ -165,13 +174,16 @@ def _section_class(name: str) -> type:
         "rectification": RectificationConfig,
         "approvals": ApprovalsConfig,
         "warnings": WarningsConfig,
+        "feedback": FeedbackConfig,
     }[name]
 
 
 def _coerce(section: str, key: str, value: Any, expected: Any) -> Any:
     if expected == "list":
-        if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-            raise ConfigError(f"配置项 [{section}] {key} 类型错误：应为整数列表，如 [5, 3, 1]")
+        ints = all(isinstance(v, int) and not isinstance(v, bool) for v in value) if isinstance(value, list) else False
+        strs = all(isinstance(v, str) for v in value) if isinstance(value, list) else False
+        if not (ints or strs):
+            raise ConfigError(f"配置项 [{section}] {key} 类型错误：应为列表，如 [5, 3, 1] 或 [\"user1\", \"user2\"]")
         return value
     if expected == "dict":
         if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
@@ -233,7 +245,8 @@ def _validate(cfg: Config) -> None:
             _clock_time(getattr(cfg.rectification, key))
         except ValueError:
             raise ConfigError(f"配置项 [rectification] {key} 应为 HH:MM 格式的时间") from None
-    if not cfg.rectification.remind_before or min(cfg.rectification.remind_before) < 1:
+    before = cfg.rectification.remind_before
+    if not before or not all(isinstance(d, int) for d in before) or min(before) < 1:
         raise ConfigError("配置项 [rectification] remind_before 应为正整数列表，如 [5, 3, 1]")
     for key in ("api_endpoint", "oapi_endpoint"):
         value = getattr(cfg.dingtalk, key)

@@ -118,6 +118,7 @@ class Dialogues:
             try:
                 value = await step.parse(_choice(step, msg.text), msg, ctx, data)
             except Invalid as e:
+                await self._save(ctx, msg, flow, step.name, data)  # a parser may keep choices for the next try
                 return Reply("message.md.j2", {"text": f"{e}\n\n{step.ask(data)}"}, outcome="invalid")
         data[step.name] = value
         data["_history"].append(step.name)
@@ -186,6 +187,12 @@ def unit_step(skip_hint: str = "") -> Parser:
     from models.unit_match import match_units
 
     async def parse(text: str, msg: Incoming, ctx: Context, data: dict[str, Any]) -> int:
+        choices = data.pop("_unit_choices", None)
+        word = text.strip()
+        if choices and word.isdigit() and 1 <= int(word) <= len(choices):  # the answer to "which one?"
+            unit_id, name = choices[int(word) - 1]
+            data["unit_name"] = name
+            return int(unit_id)
         async with ctx.db.read() as session:
             units = await match_units(session, text)
         if len(units) == 1:
@@ -193,7 +200,9 @@ def unit_step(skip_hint: str = "") -> Parser:
             return int(units[0].id)  # type: ignore[arg-type]
         if not units:
             raise Invalid(f"没有找到单位“{text}”，请写单位全称或常用简称{skip_hint}。")
-        raise Invalid(f"“{text}”对应多个单位：{'、'.join(u.name for u in units)}，请写得更完整些。")
+        data["_unit_choices"] = [(u.id, u.name) for u in units]
+        listed = "\n".join(f"{i}. {u.name}" for i, u in enumerate(units, 1))
+        raise Invalid(f"“{text}”对应多个单位，请回复序号选择：\n{listed}")
 
     return parse
 

@@ -87,16 +87,22 @@ async def _submit(msg: Incoming, ctx: Context, data: dict[str, Any]) -> Reply:
     async with ctx.db.write() as session:
         fb = await file_feedback(session, supervisor=ctx.account, category=data["category"],
                                  unit_id=data.get("unit") or None, content=data["content"],
-                                 show_name=bool(data.get("show_name")), year=local_today(ctx.services.clock()).year)
+                                 show_name=bool(data.get("show_name")), at=ctx.services.clock())
         for f in data.get("_files", []):
             session.add(FeedbackAttachment(feedback_id=fb.id, **f))  # type: ignore[arg-type]
         info = {"number": fb.number, "category": fb.category, "unit": data.get("unit_name") or "（未指定）",
                 "content": fb.content, "who": ctx.account.name, "files": len(data.get("_files", []))}
-        await push(session, ctx, kind="feedback.filed", key=fb.number, users=await office_people(session),
+        await push(session, ctx, kind="feedback.filed", key=fb.number, users=await duty_staff(session, ctx),
                    template="feedback_filed.md.j2", data=info,
                    buttons=[Button("受理", f"受理 {fb.number}"), Button("转整改", f"转整改 {fb.number}"),
                             Button("答复", f"答复 {fb.number}")])
     return text_reply(f"已收到您的反馈，回执号 {fb.number}。编办处理的每一步都会告诉您，发送 我的反馈 可随时查看。")
+
+
+async def duty_staff(session: Any, ctx: Context) -> list[str]:
+    """The office staff on the feedback duty list ([feedback] duty_user_ids), or all of them."""
+    cfg = getattr(ctx.services.config, "feedback", None)
+    return list(cfg.duty_user_ids) if cfg is not None and cfg.duty_user_ids else await office_people(session)
 
 
 async def give_feedback(msg: Incoming, ctx: Context) -> Reply:

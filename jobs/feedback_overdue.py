@@ -23,10 +23,13 @@ async def remind_overdue_feedback(services: Services, now: datetime | None = Non
     today = local_today(now)
     async with services.db.write() as session:
         rows = (await session.exec(select(Feedback).where(Feedback.status.in_(OPEN)))).all()  # type: ignore[attr-defined]
-        late = [f for f in rows if cal.workdays_between(local_today(f.created_at), today) > ANSWER_WITHIN]
+        cfg = getattr(services.config, "feedback", None)
+        within = cfg.answer_within_days if cfg is not None else ANSWER_WITHIN
+        late = [f for f in rows if cal.workdays_between(local_today(f.created_at), today) > within]
         if not late:
             return 0
-        staff = [a.user_id for a in await accounts_with_role(session, Role.OFFICE_STAFF)]
+        staff = list(cfg.duty_user_ids) if cfg is not None and cfg.duty_user_ids else [
+            a.user_id for a in await accounts_with_role(session, Role.OFFICE_STAFF)]
         items = [{"number": f.number, "days": cal.workdays_between(local_today(f.created_at), today),
                   "content": f.content} for f in late]
         sent = 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import case, func
 from sqlmodel import select
@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.accounts import Account
 from models.audit import audit
-from models.base import utcnow
+from models.base import LOCAL_TZ, utcnow
 from models.feedback import ACCEPTED, ANSWERED, TO_PROBLEM, Feedback, FeedbackEvent
 from models.problems import CLOSED, Problem
 
@@ -29,9 +29,10 @@ def event(session: AsyncSession, fb: Feedback, actor: Account | None, action: st
 
 
 async def file_feedback(session: AsyncSession, *, supervisor: Account, category: str, unit_id: int | None,
-                        content: str, show_name: bool, year: int) -> Feedback:
+                        content: str, show_name: bool, at: datetime) -> Feedback:
+    year = at.astimezone(LOCAL_TZ).year
     fb = Feedback(number=await next_number(session, year), supervisor_id=supervisor.id,  # type: ignore[arg-type]
-                  category=category, unit_id=unit_id, content=content[:4000], show_name=show_name)
+                  category=category, unit_id=unit_id, content=content[:4000], show_name=show_name, created_at=at)
     session.add(fb)
     await session.flush()
     event(session, fb, supervisor, "提交")

@@ -135,3 +135,33 @@ async def test_supervisor_meeting_notice_reminder_and_replies(chat, emulator, ap
 
         reminder = (await s.exec(select(OutboxMessage).where(OutboxMessage.kind == "meeting.reminder"))).all()
     assert len(reminder) == 2 and reminder[0].due_at == beijing("2026-12-18 09:00")  # the working day before
+
+
+async def test_several_matching_units_are_offered_as_numbered_choices(chat, app):
+    await chat.say("jdy1", "反馈")
+    await chat.say("jdy1", "4")
+    choices = await chat.say("jdy1", "中心")
+    assert "请回复序号选择" in choices.text and "1. " in choices.text
+    picked = choices.text.split("2. ")[1].split("\n")[0].strip()
+    assert "反馈内容" in (await chat.say("jdy1", "2")).text
+    await chat.say("jdy1", "建议")
+    await chat.say("jdy1", "完成")
+    assert picked in (await chat.say("jdy1", "2")).text
+
+
+async def test_duty_list_and_overdue_reminders(make_bot, emulator):
+    from datetime import timedelta
+
+    from jobs.feedback_overdue import remind_overdue_feedback
+
+    clock = FakeClock(beijing("2026-11-02 10:00"))
+    app = await make_bot(clock=clock, feedback={"duty_user_ids": ["bb_ywy3"]})
+    chat = Chat(emulator)
+    await chat.say("jdy1", "反馈 建议公开空编")
+    [notice] = await emulator.wait_push("bb_ywy3")
+    assert "FK-2026-0001" in notice.text and not emulator.pushes_to("bb_ywy1")  # only the duty list
+    clock.set(beijing("2026-11-16 10:00"))  # 10 working days later: not yet
+    assert await remind_overdue_feedback(app.services) == 0
+    clock.set(beijing("2026-11-17 10:00") - timedelta(minutes=1))  # 11 working days
+    assert await remind_overdue_feedback(app.services) == 1
+    assert await remind_overdue_feedback(app.services) == 0  # once

@@ -9,7 +9,6 @@ from sqlmodel import select
 
 from bot.context import Context, Incoming, Reply
 from bot.dingtalk_api import DingTalkError
-from bot.ledger_export import LedgerRow, build_ledger_xlsx
 from bot.roles import Right
 from bot.router import Command, Router
 from handlers.problem_common import text_reply
@@ -22,6 +21,8 @@ log = logging.getLogger(__name__)
 
 
 async def export_ledger(msg: Incoming, ctx: Context) -> Reply:
+    from bot.ledger_export import LedgerRow, build_ledger_xlsx  # openpyxl: loaded when first needed
+
     cal, now = await ctx.services.calendar(), ctx.services.clock()
     today = local_today(now)
     async with ctx.db.read() as session:

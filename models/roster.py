@@ -11,14 +11,14 @@ Decisions:
   county or for one group), or 回避 makes it impossible, the rule becomes "0 or min..max": a group
   may skip a month, never visit a single unit alone. `problems` says so in plain words.
 - Fixed visits (a re-plan keeps the past) are history: they count for loads, towns and the
-  objective, but never as violations; a month they already fill past the maximum is not the
-  planner's fault. Only units not fixed are planned, into months ≥ from_month.
+  objective, never as violations. Only units not fixed are planned, into months ≥ from_month; a
+  group-month that already holds a fixed visit (a unit visited early) is left as it is: the
+  planner adds nothing to it and the minimum does not apply to it.
 - Loads are balanced over the groups that can go out in at least one month of `months`.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
 import random
 import time
@@ -95,7 +95,7 @@ class Prepared:
     groups: dict[int, RosterGroup]
     fixed: dict[int, tuple[int, int]]  # the valid fixed visits
     free: list[RosterUnit]  # units to plan
-    avail: dict[int, list[int]]  # group → open months
+    avail: dict[int, list[int]]  # group → open months (not blocked, no fixed visit yet)
     fixed_load: Counter  # (group, month) → fixed visits
     fixed_towns: dict[tuple[int, int], Counter]
     group_fixed: Counter  # group → fixed visits in the year
@@ -106,9 +106,6 @@ class Prepared:
 
     def open_slots(self) -> list[tuple[int, int]]:
         return [(g, m) for g in self.groups for m in self.avail[g]]
-
-    def partial(self) -> list[tuple[int, int]]:
-        return [s for s in self.open_slots() if self.fixed_load[s]]
 
     def span(self) -> str:
         h = self.horizon
@@ -132,13 +129,12 @@ def prepare(inst: RosterInstance) -> Prepared:
     fixed, notes = _valid_fixed(inst)
     months = sorted(set(inst.months))
     horizon = [m for m in months if m >= inst.from_month]
-    avail = {g.id: [m for m in horizon if m not in g.blocked_months] for g in inst.groups}
-    fixed_load: Counter = Counter()
+    fixed_load: Counter = Counter(fixed.values())
     fixed_towns: dict[tuple[int, int], Counter] = defaultdict(Counter)
     units = {u.id: u for u in inst.units}
     for uid, slot in fixed.items():
-        fixed_load[slot] += 1
         fixed_towns[slot][units[uid].town] += 1
+    avail = {g.id: [m for m in horizon if m not in g.blocked_months and not fixed_load[g.id, m]] for g in inst.groups}
     free = [u for u in units.values() if u.id not in fixed]
     open_groups = [g for g in inst.groups if avail[g.id]]
     allowed = {u.id: [g.id for g in open_groups if u.id not in g.avoid] for u in free}
@@ -148,10 +144,39 @@ def prepare(inst: RosterInstance) -> Prepared:
                     fixed_towns, Counter(g for g, _ in fixed.values()), allowed, active, notes, lo)
 
 
+def balanced_loads(p: Prepared, strict: bool) -> tuple[int, dict[int, int]] | None:
+    """The smallest possible (max − min) yearly load and loads that reach it."""
+    mn, mx = p.inst.min_per_slot, p.inst.max_per_slot
+    can = Counter(g for gs in p.allowed.values() for g in gs)
+    rng = {g: (p.group_fixed[g] + (mn * len(p.avail[g]) if strict else 0),
+               p.group_fixed[g] + max(mn * len(p.avail[g]) if strict else 0, min(mx * len(p.avail[g]), can[g])))
+           for g in p.active}
+    if not rng:
+        return 0, {}
+    total = sum(p.group_fixed[g] for g in rng) + len(p.free)
+    for d in range(max(hi for _, hi in rng.values()) + 1):
+        for low in range(max(lo for lo, _ in rng.values()) - d, min(hi for _, hi in rng.values()) + 1):
+            a = {g: max(lo, low) for g, (lo, _) in rng.items()}
+            b = {g: min(hi, low + d) for g, (_, hi) in rng.items()}
+            if sum(a.values()) <= total <= sum(b.values()):
+                for _ in range(total - sum(a.values())):
+                    a[min((g for g in a if a[g] < b[g]), key=lambda g: (a[g], -b[g], g))] += 1
+                return d, a
+    return None
+
+
+def constant(p: Prepared) -> int:
+    """The objective of the fixed visits alone (their lateness, repeats and extra towns)."""
+    w = p.inst.weights
+    late = sum(p.units[u].priority and m > Q1_LAST_MONTH for u, (_, m) in p.fixed.items())
+    rep = sum(p.units[u].last_year_group == g for u, (g, _) in p.fixed.items())
+    return w.late_priority * late + w.repeat_pair * rep + w.extra_town * sum(len(t) - 1 for t in p.fixed_towns.values())
+
+
 def relax_reason(p: Prepared) -> str:
     """Why the minimum per open group-month cannot hold ("" when it can, as far as counting shows)."""
     mn = p.inst.min_per_slot
-    need = {g: sum(max(0, mn - p.fixed_load[g, m]) for m in p.avail[g]) for g in p.groups}
+    need = {g: mn * len(p.avail[g]) for g in p.groups}
     if len(p.free) < sum(need.values()):
         return (f"待安排的单位只有{len(p.free)}个，不够让每个组在{p.span()}每月至少走访{mn}个单位"
                 f"（需要{sum(need.values())}个），有些组在有些月份不安排走访")
@@ -165,34 +190,49 @@ def relax_reason(p: Prepared) -> str:
 
 def check_capacity(inst: RosterInstance) -> list[str]:
     """What makes the instance impossible, in plain words (empty when nothing does)."""
-    from models.roster_solver import hall_check
-
-    p = prepare(inst)
-    return capacity_problems(p, hall_check)
+    return capacity_problems(prepare(inst))
 
 
-def capacity_problems(p: Prepared, hall_check=None) -> list[str]:  # type: ignore[no-untyped-def]
-    out = []
-    n_groups = len(p.groups)
-    for u in p.free:
-        if p.allowed[u.id]:
-            continue
-        if all(u.id in g.avoid for g in p.groups.values()):
-            out.append(f"单位{u.id}：全部{n_groups}个走访组都需要回避，没有组能去走访")
-        else:
-            out.append(f"单位{u.id}：不需回避的组在{p.span()}都不能走访")
-    mx = p.inst.max_per_slot
+def capacity_problems(p: Prepared) -> list[str]:
+    out, n_groups, mx = [], len(p.groups), p.inst.max_per_slot
+    for u in (u for u in p.free if not p.allowed[u.id] and p.groups):
+        out.append(f"单位{u.id}：全部{n_groups}个走访组都需要回避，没有组能去走访" if all(
+            u.id in g.avoid for g in p.groups.values()) else f"单位{u.id}：不需回避的组在{p.span()}都不能走访")
     if p.free and not p.horizon:
         out.append(f"{p.inst.from_month}月以后没有可安排的月份，还有{len(p.free)}个单位没有安排")
-    room = sum(max(0, mx - p.fixed_load[s]) for s in p.open_slots())
+    room = mx * len(p.open_slots())
     if p.free and p.horizon and len(p.free) > room:
-        months_per_group = (len(p.open_slots()) / n_groups) if n_groups else len(p.horizon)
-        need = math.ceil(len(p.free) / max(months_per_group * mx, 1e-9))
-        out.append(f"{len(p.free)}个单位至少需要{need}个组：现有{n_groups}个组，每组每月最多走访{mx}个单位，"
-                   f"{p.span()}只有{room}个名额")
-    if not out and p.free and hall_check is not None:
-        out += hall_check(p)
-    return out
+        per_group = len(p.open_slots()) / n_groups if room else len(p.horizon)
+        out.append(f"{len(p.free)}个单位至少需要{math.ceil(len(p.free) / (per_group * mx))}个组：现有{n_groups}个组，"
+                   f"每组每月最多走访{mx}个单位，{p.span()}只有{room}个名额")
+    return out or (hall_check(p) if p.free else [])
+
+
+def hall_check(p: Prepared) -> list[str]:
+    """Max flow units → groups (room per group): names the units that 回避 and blocked months leave
+    too few places (a set of units whose possible groups have less room than they need)."""
+    import numpy as np
+    from ortools.graph.python import max_flow
+
+    groups, n = list(p.groups), len(p.free)
+    room = [p.inst.max_per_slot * len(p.avail[g]) for g in groups]
+    index = {g: n + k for k, g in enumerate(groups)}
+    pairs = np.array([(i, index[g]) for i, u in enumerate(p.free) for g in p.allowed[u.id]], dtype=np.int32)
+    pairs = pairs.reshape(-1, 2)
+    src, sink = n + len(groups), n + len(groups) + 1
+    flow = max_flow.SimpleMaxFlow()
+    flow.add_arcs_with_capacity(np.concatenate([np.full(n, src), pairs[:, 0], np.arange(n, n + len(groups))]),
+                                np.concatenate([np.arange(n), pairs[:, 1], np.full(len(groups), sink)]),
+                                np.array([1] * (n + len(pairs)) + room, dtype=np.int64))
+    if flow.solve(src, sink) != flow.OPTIMAL or flow.optimal_flow() >= n:
+        return []
+    side = set(flow.get_source_side_min_cut())
+    stuck = [u.id for i, u in enumerate(p.free) if i in side]
+    near = [g for k, g in enumerate(groups) if n + k in side]
+    names = "、".join(p.groups[g].name for g in near[:5]) + (f"等{len(near)}个组" if len(near) > 5 else "")
+    return [f"{'、'.join(f'单位{u}' for u in stuck[:5])}{'等' if len(stuck) > 5 else ''}共{len(stuck)}个单位只能由"
+            f"{names or '很少的组'}走访（回避和停访月份所限），这些组{p.span()}只有"
+            f"{sum(room[groups.index(g)] for g in near)}个名额，排不下"]
 
 
 def evaluate(inst: RosterInstance, assignments: dict[int, tuple[int, int]],
@@ -241,10 +281,8 @@ def evaluate(inst: RosterInstance, assignments: dict[int, tuple[int, int]],
                 continue
             n = load[g.id, month]
             empty += n == 0
-            if not allow_empty:
-                bad += n < mn
-            else:
-                bad += 0 < n < lo and not fixed_load[g.id, month]
+            if not fixed_load[g.id, month]:
+                bad += n < mn if not allow_empty else 0 < n < lo
     active = [g.id for g in inst.groups if any(m not in g.blocked_months for m in months)]
     per_group = Counter()
     for (gid, _), n in load.items():
@@ -260,40 +298,18 @@ def evaluate(inst: RosterInstance, assignments: dict[int, tuple[int, int]],
 
 
 def slot_targets(p: Prepared, strict: bool) -> dict[tuple[int, int], int]:
-    """Visits per open group-month for the greedy: the minimum everywhere, then one more at a time to
-    the group with the lowest planned load (relaxed: fill months in calendar order)."""
-    mn, mx = p.inst.min_per_slot, p.inst.max_per_slot
+    """Visits per open group-month for the greedy: the minimum everywhere (relaxed: months in calendar
+    order while units last), then one more per group-month, month by month, group by group."""
     order = sorted(p.open_slots(), key=lambda s: (s[1], s[0]))
-    target = {s: p.fixed_load[s] for s in order}
-    left = len(p.free)
-    if strict:
-        for s in order:
-            add = max(0, mn - target[s])
-            target[s] += add
-            left -= add
-    else:
-        for s in order:
-            if not target[s] and left >= p.lo:
-                target[s], left = p.lo, left - p.lo
-    planned = Counter(p.group_fixed)
-    for (g, month), n in target.items():
-        planned[g] += n - p.fixed_load[g, month]
-    room = defaultdict(list)  # group → its months that can take one more, in calendar order
-    for s in reversed(order):
-        if target[s] and target[s] < mx:
-            room[s[0]].append(s)
-    heap = [(planned[g], g) for g in room]
-    heapq.heapify(heap)
-    while left > 0 and heap:
-        _, g = heapq.heappop(heap)
-        s = room[g].pop()
-        target[s] += 1
-        planned[g] += 1
-        left -= 1
-        if target[s] < mx:
-            room[g].append(s)
-        if room[g]:
-            heapq.heappush(heap, (planned[g], g))
+    target, left = dict.fromkeys(order, 0), len(p.free)
+    for s in order:
+        if strict or left >= p.lo:
+            target[s] = p.inst.min_per_slot if strict else p.lo
+            left -= target[s]
+    while left > 0 and any(0 < target[s] < p.inst.max_per_slot for s in order):
+        for s in (s for s in order if left > 0 and 0 < target[s] < p.inst.max_per_slot):
+            target[s] += 1
+            left -= 1
     return target
 
 
@@ -305,7 +321,7 @@ def greedy_plan(inst: RosterInstance, strict: bool | None = None) -> dict[int, t
         strict = not relax_reason(p)
     target = slot_targets(p, strict)
     order = sorted(target, key=lambda s: (s[1], s[0]))
-    load = {s: p.fixed_load[s] for s in order}
+    load = dict.fromkeys(order, 0)
     plan = dict(p.fixed)
     first = 0
     for u in sorted(p.free, key=lambda u: (not u.priority, u.town, u.id)):
@@ -330,11 +346,11 @@ def greedy_plan(inst: RosterInstance, strict: bool | None = None) -> dict[int, t
 def plan_roster(instance: RosterInstance, time_limit: float = 10.0) -> RosterResult:
     """Capacity and 回避 checks → the better of decomposition and greedy → a quick lower bound → stop
     if they meet, else aggregated CP-SAT hinted with the best plan → the independent evaluator."""
-    from models.roster_solver import hall_check, solve
+    from models.roster_solver import solve
 
     start = time.perf_counter()
     p = prepare(instance)
-    fatal = capacity_problems(p, hall_check)
+    fatal = capacity_problems(p)
     if fatal:
         return RosterResult(dict(p.fixed), 0, 0, False, time.perf_counter() - start, "infeasible", p.notes + fatal)
     reason = relax_reason(p)

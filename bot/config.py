@@ -132,6 +132,13 @@ class FeedbackConfig:
 
 
 @dataclass(frozen=True)
+class VisitsConfig:
+    """下沉式走访."""
+
+    time_limit_seconds: float = 10.0  # the planner's time limit (most counties are proven optimal in < 2 s)
+
+
+@dataclass(frozen=True)
 class Config:
     dingtalk: DingTalkConfig = field(default_factory=DingTalkConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -143,6 +150,7 @@ class Config:
     approvals: ApprovalsConfig = field(default_factory=ApprovalsConfig)
     warnings: WarningsConfig = field(default_factory=WarningsConfig)
     feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
+    visits: VisitsConfig = field(default_factory=VisitsConfig)
     base_dir: Path = Path(".")
 
     @property
@@ -175,6 +183,7 @@ def _section_class(name: str) -> type:
         "approvals": ApprovalsConfig,
         "warnings": WarningsConfig,
         "feedback": FeedbackConfig,
+        "visits": VisitsConfig,
     }[name]
 
 

@@ -48,7 +48,9 @@ async def make_plan(msg: Incoming, ctx: Context) -> Reply:
         instance, groups = await build_instance(session, year, from_month, today)
     if not groups:
         return text_reply("还没有走访分组。请先导入分组：python -m bot import groups 文件。", "invalid")
-    result = await asyncio.to_thread(plan_roster, instance, PLAN_TIME_LIMIT)
+    cfg = getattr(ctx.services.config, "visits", None)
+    limit = cfg.time_limit_seconds if cfg is not None else PLAN_TIME_LIMIT
+    result = await asyncio.to_thread(plan_roster, instance, limit)
     if result.status == "infeasible":
         return _md([f"#### {year} 年走访计划无法生成", "", *[f"- {md_escape(p)}" for p in result.problems]])
     async with ctx.db.write() as session:

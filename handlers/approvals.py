@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import delete, or_
 from sqlmodel import select
 
-from bot.context import Context, Incoming, Reply
+from bot.context import Button, Context, Incoming, Reply
+from bot.notify import notify_users
 from bot.roles import Right
 from bot.router import Command, Router
 from handlers.problem_common import scope_unit, text_reply, usage
@@ -84,7 +85,31 @@ async def _progress(ctx: Context, text: str, exact_only: bool = False) -> Reply 
                                      .order_by(ApprovalEvent.at, ApprovalEvent.id))).all()
     steps = [{"at": to_local(e.at).strftime("%Y-%m-%d %H:%M"), "kind": e.kind, "stage": e.stage,
               "status": e.status, "handler": e.handler_name, "detail": e.detail} for e in events]
-    return Reply("approval_progress.md.j2", item_view(item, unit, cal, ctx, handler) | {"events": steps})
+    buttons = [Button("联系经办人", f"联系经办人 {item.number}")] if item.handler_user_id and item.status == IN_PROGRESS \
+        else []
+    return Reply("approval_progress.md.j2", item_view(item, unit, cal, ctx, handler) | {"events": steps},
+                 buttons=buttons)
+
+
+async def contact_handler(msg: Incoming, ctx: Context) -> Reply:
+    """联系经办人 <编号>: the handler gets a message from the bot naming who asks and how to reach them
+    (点对点精准联系, seed 002); the asker is told who was contacted."""
+    number = ctx.raw_args.strip()
+    if not number:
+        return usage("请写上事项编号。", "联系经办人 事项编号", "联系经办人 SP-2026-0012")
+    async with ctx.db.write() as session:
+        item = (await session.exec(_scoped(select(ApprovalItem).where(
+            ApprovalItem.number.in_((number, number.upper()))), ctx))).first()  # type: ignore[attr-defined]
+        if item is None or not item.handler_user_id:
+            return text_reply(f"没有找到在办的审批事项“{number}”或它没有经办人。", "not_found")
+        assert ctx.account is not None
+        who = f"{ctx.unit.name if ctx.unit else ''} {ctx.account.name}".strip()
+        phone = f"（电话 {ctx.account.mobile}）" if ctx.account.mobile else ""
+        await notify_users(session, ctx.services.renderer, kind="approval.contact",
+                           key=f"{item.id}:{msg.msg_id}", user_ids=[item.handler_user_id], template="message.md.j2",
+                           data={"text": f"{who}{phone}想了解审批事项 {item.number}「{item.title}」的办理情况"
+                                         f"（当前环节：{item.stage}），请与其联系。"})
+    return text_reply(f"已请经办人 {item.handler_name or item.handler_user_id} 与您联系。")
 
 
 async def unit_items(msg: Incoming, ctx: Context) -> Reply:
@@ -172,6 +197,8 @@ def register(router: Router) -> None:
     add = router.add
     add(Command("进度", progress, Right.PROBLEM_VIEW, "查询审批事项办到哪个环节、谁在办", "进度 事项编号或名称",
                 aliases=("审批进度", "查进度"), topic="审批"))
+    add(Command("联系经办人", contact_handler, Right.PROBLEM_VIEW, "请审批经办人与您联系", "联系经办人 事项编号",
+                topic="审批"))
     add(Command("我的审批", unit_items, Right.UNIT_OWN, "本单位在办和近30天办结的审批事项", aliases=("本单位审批",),
                 topic="审批"))
     add(Command("审批", office_items, Right.OFFICE_VIEW, "按单位查看审批，或查看超时、今日事项", "审批 单位|超时|今日",

@@ -85,8 +85,8 @@ async def _progress(ctx: Context, text: str, exact_only: bool = False) -> Reply 
                                      .order_by(ApprovalEvent.at, ApprovalEvent.id))).all()
     steps = [{"at": to_local(e.at).strftime("%Y-%m-%d %H:%M"), "kind": e.kind, "stage": e.stage,
               "status": e.status, "handler": e.handler_name, "detail": e.detail} for e in events]
-    buttons = [Button("联系经办人", f"联系经办人 {item.number}")] if item.handler_user_id and item.status == IN_PROGRESS \
-        else []
+    reachable = item.handler_user_id and item.status == IN_PROGRESS
+    buttons = [Button("联系经办人", f"联系经办人 {item.number}")] if reachable else []
     return Reply("approval_progress.md.j2", item_view(item, unit, cal, ctx, handler) | {"events": steps},
                  buttons=buttons)
 

@@ -146,8 +146,8 @@ async def test_urging_the_handler_then_the_leaders_once_per_stage(app, emulator)
 
 async def test_contacting_the_handler_from_the_progress_card(app, dataset, emulator):
     reply = await Chat(emulator).say("jyj_ll", "进度 SP-E")
-    assert ("联系经办人", "dtmd://dingtalkclient/sendMessage?content=%E8%81%94%E7%B3%BB%E7%BB%8F%E5%8A%9E%E4%BA%BA%20SP-E") \
-        in reply.buttons
+    link = "dtmd://dingtalkclient/sendMessage?content=%E8%81%94%E7%B3%BB%E7%BB%8F%E5%8A%9E%E4%BA%BA%20SP-E"
+    assert ("联系经办人", link) in reply.buttons
     asked = await Chat(emulator).say("jyj_ll", "联系经办人 SP-E")
     assert "已请经办人 李明 与您联系" in asked.text
     [note] = await emulator.wait_push("bb_ywy1")

@@ -25,6 +25,9 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/roundtrip.py
+	$(BIN)/python bench/outbox.py
+	$(BIN)/python bench/ladder.py
+	$(BIN)/python bench/roster.py
 
 clean:
 	rm -rf $(VENV) demo-data .pytest_cache .ruff_cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from sqlmodel import select
 
@@ -22,7 +23,7 @@ from handlers.problem_common import (
     usage,
     view,
 )
-from models import Problem, ProblemAttachment, ProblemEvent, Unit
+from models import Problem, ProblemAttachment, ProblemEvent, Unit, VisitAttachment, VisitRecord
 from models.problem_ops import history, open_problems, pending_extension, report, request_extension
 from models.problems import CLOSED, IN_REVIEW
 from models.rectification import local_today
@@ -70,8 +71,8 @@ async def report_rectification(msg: Incoming, ctx: Context) -> Reply:
 
 
 async def receive_attachment(msg: Incoming, ctx: Context) -> Reply:
-    """Photos and files in single chat join the sender's latest rectification report."""
-    if ctx.account is None or msg.is_group or not ctx.can(Right.UNIT_OWN):
+    """Photos and files in single chat join the sender's latest 整改报告 or 走访记录 (of the last 30 min)."""
+    if ctx.account is None or msg.is_group:
         return Reply("no_text.md.j2", {"msgtype": msg.msgtype}, outcome="unknown")
     since = ctx.services.clock() - timedelta(minutes=ATTACH_MINUTES)
     async with ctx.db.read() as session:
@@ -79,18 +80,18 @@ async def receive_attachment(msg: Incoming, ctx: Context) -> Reply:
             select(ProblemEvent, Problem).join(Problem)
             .where(ProblemEvent.actor_account_id == ctx.account.id, ProblemEvent.action == "整改报告",
                    ProblemEvent.at >= since).order_by(ProblemEvent.id.desc()))).first()  # type: ignore[union-attr]
+        visit = (await session.exec(select(VisitRecord).where(
+            VisitRecord.recorded_by == ctx.account.id, VisitRecord.created_at >= since)
+            .order_by(VisitRecord.id.desc()))).first()  # type: ignore[union-attr]
+    if visit is not None and (row is None or visit.created_at > row[0].at):
+        return await _attach_to_visit(msg, ctx, visit)
     if row is None:
         kind = {"picture": "图片", "file": "文件"}.get(msg.msgtype, "消息")
-        return text_reply(f"收到{kind}。如需作为整改材料，请先发送 整改 问题号 整改说明，再发送照片或文件；"
-                          "发送 帮助 查看可用功能。", "unknown")
+        return text_reply(f"收到{kind}。如需作为整改或走访材料，请先发送 整改 问题号 说明（或 走访记录 单位 发现），"
+                          "再发送照片或文件；发送 帮助 查看可用功能。", "unknown")
     event, problem = row
-    store = FileStore(ctx.services.config.storage_dir)
-    max_bytes = ctx.services.config.storage.max_file_mb * 1024 * 1024
-    try:
-        stored = await fetch_attachments(ctx.services.api, store, list(msg.attachments),
-                                         subdir=f"problems/{problem.number}", max_bytes=max_bytes)
-    except Exception as e:  # DingTalk refused the download, or the file is too large
-        log.warning("attachment of %s not stored: %s", problem.number, e)
+    stored = await _store(msg, ctx, f"problems/{problem.number}")
+    if stored is None:
         return text_reply("文件没有保存成功（可能过大或已失效），请重新发送。", "error")
     async with ctx.db.write() as session:
         for att, f in zip(msg.attachments, stored, strict=True):
@@ -100,6 +101,31 @@ async def receive_attachment(msg: Incoming, ctx: Context) -> Reply:
         count = len((await session.exec(select(ProblemAttachment.id).where(
             ProblemAttachment.problem_id == problem.id))).all())
     return text_reply(f"已收到，作为 {problem.number} 的整改材料保存（共 {count} 个附件）。")
+
+
+async def _store(msg: Incoming, ctx: Context, subdir: str) -> list[Any] | None:
+    """Download the message's files from DingTalk and keep them; None when that failed."""
+    store = FileStore(ctx.services.config.storage_dir)
+    max_bytes = ctx.services.config.storage.max_file_mb * 1024 * 1024
+    try:
+        return await fetch_attachments(ctx.services.api, store, list(msg.attachments), subdir=subdir,
+                                       max_bytes=max_bytes)
+    except Exception as e:  # DingTalk refused the download, or the file is too large
+        log.warning("attachment for %s not stored: %s", subdir, e)
+        return None
+
+
+async def _attach_to_visit(msg: Incoming, ctx: Context, visit: VisitRecord) -> Reply:
+    stored = await _store(msg, ctx, f"visits/ZF{visit.id}")
+    if stored is None:
+        return text_reply("文件没有保存成功（可能过大或已失效），请重新发送。", "error")
+    async with ctx.db.write() as session:
+        for att, f in zip(msg.attachments, stored, strict=True):
+            session.add(VisitAttachment(record_id=visit.id, kind=att.kind, file_name=att.file_name or f.file_name,  # type: ignore[arg-type]
+                                        path=f.path, size=f.size, sha256=f.sha256))
+        count = len((await session.exec(select(VisitAttachment.id).where(
+            VisitAttachment.record_id == visit.id))).all())
+    return text_reply(f"已收到，作为走访记录 ZF{visit.id} 的材料保存（共 {count} 个附件）。")
 
 
 async def ask_extension(msg: Incoming, ctx: Context) -> Reply:

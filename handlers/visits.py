@@ -152,7 +152,7 @@ async def record_visit(msg: Incoming, ctx: Context) -> Reply:
             PlannedVisit.plan_id == plan.id, PlannedVisit.unit_id == unit.id))).first() if plan else None
         record = VisitRecord(unit_id=unit.id, group_id=planned.group_id if planned else None, visited_on=today,  # type: ignore[arg-type]
                              who=ctx.account.name if ctx.account else "", findings=findings.strip()[:4000],
-                             recorded_by=ctx.account.id if ctx.account else None)
+                             recorded_by=ctx.account.id if ctx.account else None, created_at=ctx.services.clock())
         session.add(record)
         await session.flush()
     return text_reply(f"已记录走访 {unit.label}（记录号 ZF{record.id}）。"

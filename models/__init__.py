@@ -13,7 +13,15 @@ from models.outbox import OutboxMessage
 from models.problems import ExtensionRequest, Problem, ProblemAttachment, ProblemEvent
 from models.staffing import Person, Warning
 from models.units import Unit
-from models.visits import PlannedVisit, RandomDraw, RosterPlan, SandingPlan, VisitGroup, VisitRecord
+from models.visits import (
+    PlannedVisit,
+    RandomDraw,
+    RosterPlan,
+    SandingPlan,
+    VisitAttachment,
+    VisitGroup,
+    VisitRecord,
+)
 
 __all__ = [
     "Account",
@@ -42,6 +50,7 @@ __all__ = [
     "RosterPlan",
     "SandingPlan",
     "Unit",
+    "VisitAttachment",
     "VisitGroup",
     "VisitRecord",
     "Warning",

@@ -89,3 +89,16 @@ class RandomDraw(SQLModel, table=True):
     inspectors: str = Field(max_length=2000)  # JSON result
     drawn_by: int | None = Field(default=None, foreign_key="account.id")
     drawn_at: datetime = Field(default_factory=utcnow)
+
+
+class VisitAttachment(SQLModel, table=True):
+    """A photo or file sent with a visit record (走访记录 … then the photos, in single chat)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: int = Field(foreign_key="visitrecord.id", index=True)
+    kind: str = Field(max_length=10)
+    file_name: str = Field(default="", max_length=200)
+    path: str = Field(max_length=500)
+    size: int = 0
+    sha256: str = Field(default="", max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)

@@ -89,6 +89,10 @@ async def test_record_turn_into_problem_and_coverage(chat, app, emulator):
     await chat.say("bb_ywy1", "生成走访计划 2026")
     recorded = await chat.say("bb_ywy1", "走访记录 教育局 借调人员台账不全")
     number = re.search(r"ZF\d+", recorded.text).group(0)
+    emulator.files["visit-photo"] = b"photo of the ledger"
+    photo = emulator.message("bb_ywy1", "", msgtype="picture", content={"downloadCode": "visit-photo"})
+    await emulator.deliver(photo)
+    assert f"走访记录 {number} 的材料" in (await emulator.wait_reply(photo["msgId"])).text
     moved = await chat.say("bb_ywy1", f"转整改 {number} 10个工作日")
     assert "已交办 ZG-2026-0001" in moved.text
     async with app.db.read() as s:

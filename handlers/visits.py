@@ -260,7 +260,8 @@ def register(router: Router) -> None:
                 "生成走访计划 年份 [从N月]", topic="走访"))
     add(Command("走访计划", show_plan, Right.OFFICE_VIEW, "查看走访计划", "走访计划 [组名|本月|单位]", topic="走访"))
     add(Command("走访安排", arrange, Right.OFFICE_HANDLE, "确定走访日期", "走访安排 单位 日期", topic="走访"))
-    add(Command("走访记录", record_visit, Right.OFFICE_HANDLE, "记录走访发现（随后可发照片、文件）", "走访记录 单位 发现", topic="走访"))
+    add(Command("走访记录", record_visit, Right.OFFICE_HANDLE, "记录走访发现（随后可发照片、文件）",
+                "走访记录 单位 发现", topic="走访"))
     add(Command("调整走访", adjust, Right.OFFICE_HANDLE, "把某单位调到其他组或月份", "调整走访 单位 组名 月份",
                 topic="走访"))
     add(Command("走访进度", progress, Right.OFFICE_VIEW, "走访覆盖率、各组进度和应走未走", topic="走访"))

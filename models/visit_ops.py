@@ -55,11 +55,37 @@ async def plan_visits(session: AsyncSession, plan: RosterPlan) -> list[PlannedVi
     return list((await session.exec(select(PlannedVisit).where(PlannedVisit.plan_id == plan.id))).all())
 
 
+async def derived_avoidance(session: AsyncSession, groups: list[VisitGroup]) -> dict[int, set[int]]:
+    """回避 from the 实名制 data: a member whose 编制 sits in unit X while working in the member's own
+    unit (e.g. 借调 to the office) came from X and must not visit it. Matched on name and workplace."""
+    from models.accounts import Account
+    from models.staffing import Person
+
+    members = {u for g in groups for u in group_people(g)}
+    accounts = (await session.exec(select(Account).where(Account.user_id.in_(members)))).all()  # type: ignore[attr-defined]
+    by_user = {a.user_id: a for a in accounts if a.unit_id}
+    if not by_user:
+        return {}
+    names = {a.name for a in by_user.values()}
+    rows = (await session.exec(select(Person.name, Person.unit_id, Person.work_unit_id).where(
+        Person.name.in_(names), Person.work_unit_id.is_not(None)))).all()  # type: ignore[attr-defined,union-attr]
+    out: dict[int, set[int]] = {}
+    for g in groups:
+        for user in group_people(g):
+            account = by_user.get(user)
+            if account is None:
+                continue
+            out.setdefault(g.id, set()).update(  # type: ignore[arg-type]
+                unit for name, unit, works in rows if name == account.name and works == account.unit_id)
+    return out
+
+
 async def build_instance(session: AsyncSession, year: int, from_month: int, today: date,
                          weights: RosterWeights | None = None) -> tuple[RosterInstance, list[VisitGroup]]:
     """The planning instance: every unit, the active groups, priorities, last year's pairs and — on a
     re-plan — the visits before `from_month` (and every unit already visited this year) kept fixed."""
     groups = await active_groups(session)
+    derived = await derived_avoidance(session, groups)
     units = (await session.exec(select(Unit).order_by(Unit.id))).all()
     first = await priority_units(session, today)
     last = await current_plan(session, year - 1)
@@ -74,7 +100,8 @@ async def build_instance(session: AsyncSession, year: int, from_month: int, toda
                 fixed[v.unit_id] = (v.group_id, v.month)
     instance = RosterInstance(
         units=[RosterUnit(u.id, u.town or "", u.id in first, last_pairs.get(u.id)) for u in units],  # type: ignore[arg-type]
-        groups=[RosterGroup(g.id, g.name, blocked(g), avoided(g)) for g in groups],  # type: ignore[arg-type]
+        groups=[RosterGroup(g.id, g.name, blocked(g), avoided(g) | derived.get(g.id, set()))  # type: ignore[arg-type]
+                for g in groups],
         weights=weights or RosterWeights(), fixed=fixed, from_month=from_month,
     )
     return instance, groups
@@ -103,7 +130,7 @@ class MoveCheck:
 async def check_move(session: AsyncSession, plan: RosterPlan, unit_id: int, group: VisitGroup, month: int,
                      max_per_slot: int = 3) -> MoveCheck:
     """调整走访: 回避, blocked months and at most three visits per group-month are never broken."""
-    if unit_id in avoided(group):
+    if unit_id in avoided(group) | (await derived_avoidance(session, [group])).get(group.id, set()):
         return MoveCheck(False, f"{group.name}需回避该单位")
     if month in blocked(group):
         return MoveCheck(False, f"{group.name}{month}月不能走访")

@@ -128,3 +128,20 @@ async def test_export_roster_one_sheet_per_group_and_month(chat, app, emulator):
     book = load_workbook(BytesIO(emulator.media[push.param["mediaId"]][1]))
     assert book.sheetnames[:2] == ["第一组", "第二组"] and book.sheetnames[2:] == [f"{m}月" for m in range(1, 13)]
     assert sum(book[f"{m}月"].max_row - 2 for m in range(1, 13)) == 31
+
+
+async def test_avoidance_is_also_derived_from_the_persons_data(chat, app):
+    """李明 (第一组) occupies 融媒体中心's 编制 while working at 县委编办 (借调): 第一组 must not go there."""
+    from datetime import date
+
+    from models import Person
+
+    async with app.db.write() as s:
+        units = {u.short_name: u for u in (await s.exec(select(Unit))).all()}
+        s.add(Person(id_number="330102198001010011", name="李明", sex="男", birth_date=date(1980, 1, 1),
+                     unit_id=units["融媒体中心"].id, work_unit_id=units["县委编办"].id, staffing_type="事业编制"))
+    await chat.say("bb_ywy1", "生成走访计划 2027")
+    visits, groups, _ = await planned(app)
+    media = next(v for v in visits if v.unit_id == units["融媒体中心"].id)
+    assert groups[media.group_id].name == "第二组"
+    assert "需回避" in (await chat.say("bb_ywy1", "调整走访 融媒体中心 第一组 5")).text

@@ -11,9 +11,33 @@ from sqlmodel import select
 
 from bot.context import Services
 from bot.notify import notify_users
-from models import PlannedVisit, Unit, VisitGroup
+from bot.roles import Role
+from models import PlannedVisit, SandingPlan, Unit, VisitGroup
+from models.accounts import accounts_with_role
 from models.rectification import deliver_at, local_today
 from models.visit_ops import current_plan, group_people
+
+
+async def sanding_reminder(services: Services, now: datetime | None = None) -> int:
+    """三定规定跟踪问效: on the first working day of each quarter, the office staff get this year's batch
+    and how much of it is done."""
+    now = now or services.clock()
+    cal = await services.calendar()
+    today = local_today(now)
+    quarter_start = date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+    if cal.next_workday(quarter_start) != today:
+        return 0
+    async with services.db.write() as session:
+        rows = (await session.exec(select(SandingPlan, Unit).join(Unit).where(SandingPlan.year == today.year))).all()
+        if not rows:
+            return 0
+        staff = [a.user_id for a in await accounts_with_role(session, Role.OFFICE_STAFF)]
+        pending = [u.label for p, u in rows if p.done_on is None]
+        text = (f"{today.year} 年三定规定跟踪问效共 {len(rows)} 个单位，尚未完成 {len(pending)} 个："
+                f"{'、'.join(pending[:30])}{'……' if len(pending) > 30 else ''}。发送 三定问效 {today.year} 查看名单。")
+        return await notify_users(session, services.renderer, kind="sanding.quarter", key=f"{today:%Y-%m}",
+                                  user_ids=staff, template="message.md.j2", data={"text": text},
+                                  due_at=deliver_at(cal, now, services.rules))
 
 
 async def visit_pushes(services: Services, now: datetime | None = None) -> int:
@@ -54,4 +78,6 @@ async def visit_pushes(services: Services, now: datetime | None = None) -> int:
 
 def register(scheduler: Any, app: Any) -> None:
     scheduler.add_job(visit_pushes, "cron", hour=8, minute=50, args=[app.services], id="visits",
+                      replace_existing=True)
+    scheduler.add_job(sanding_reminder, "cron", hour=8, minute=55, args=[app.services], id="sanding",
                       replace_existing=True)

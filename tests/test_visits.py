@@ -110,6 +110,11 @@ async def test_sanding_plan_and_reproducible_draw(chat, app):
     counts = Counter(r.year for r in rows)
     assert len(rows) == 31 and max(counts.values()) - min(counts.values()) <= 1
     assert "2027 年三定规定跟踪问效单位" in (await chat.say("bb_ld1", "三定问效 2027")).text
+    from jobs.visits import sanding_reminder
+
+    assert await sanding_reminder(app.services, beijing("2027-01-04 08:55")) == 3  # 1/1-1/3 off: every 编办业务员
+    assert await sanding_reminder(app.services, beijing("2027-01-04 10:00")) == 0  # once a quarter
+    assert await sanding_reminder(app.services, beijing("2027-02-01 08:55")) == 0  # not a quarter's first day
     drawn = await chat.say("bb_ywy1", "随机抽查 5家 2人")
     number = re.search(r"第 (\d+) 号", drawn.text).group(1)
     recheck = await chat.say("jyj_ll", f"复核抽查 {number}")  # anyone may re-run the draw

@@ -20,7 +20,7 @@ from handlers import (
 )
 
 MODULES = (
-    basics, approvals, approval_stats, problems, ledger, export, warnings, feedback, supervisors, visits, inspections,
+    basics, approvals, approval_stats, problems, ledger, warnings, feedback, supervisors, visits, inspections, export,
     binding,
 )
 

@@ -27,7 +27,7 @@ from bot.render import Renderer
 from bot.roles import Role
 from bot.router import RateLimiter, Router
 from bot.stream import StreamClient
-from jobs import build_scheduler
+from jobs import build_scheduler, catch_up
 from models.accounts import accounts_with_role
 
 log = logging.getLogger(__name__)
@@ -70,8 +70,9 @@ class BotApp:
         register_oa_events(self.stream, self.services, self.api, nudge=self.outbox.nudge)
         self.scheduler = build_scheduler(self)
         self.scheduler.start()
+        self.caught_up = asyncio.create_task(catch_up(self.services), name="catch-up")
         self._tasks = [asyncio.create_task(self.stream.run(), name="stream"),
-                       asyncio.create_task(self.outbox.run(), name="outbox")]
+                       asyncio.create_task(self.outbox.run(), name="outbox"), self.caught_up]
         if serve_http:
             await self._serve_http()
 

@@ -6,6 +6,7 @@ worker delivers them. Each job module exposes `register(scheduler, app)`.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -13,6 +14,16 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from jobs import dialogues, digest, feedback_overdue, ladder, urge, visits, warnings
 
 JOB_MODULES: tuple[Any, ...] = (ladder, urge, warnings, feedback_overdue, visits, dialogues, digest)
+
+
+async def catch_up(services: Any) -> None:
+    """Missed jobs after downtime run once on start: every job module's `catch_up`, one after another."""
+    for module in JOB_MODULES:
+        if hasattr(module, "catch_up"):
+            try:
+                await module.catch_up(services)
+            except Exception:
+                logging.getLogger(__name__).exception("catch-up of %s failed", module.__name__)
 
 
 def build_scheduler(app: Any) -> AsyncIOScheduler:

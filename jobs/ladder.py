@@ -158,4 +158,8 @@ async def _update_freezes(session: Any, services: Services, overdue_by_unit: dic
 def register(scheduler: Any, app: Any) -> None:
     scheduler.add_job(scan_ladder, "cron", hour=8, minute=45, args=[app.services], id="ladder",
                       replace_existing=True)
-    scheduler.add_job(scan_ladder, "date", args=[app.services], id="ladder-startup", replace_existing=True)
+
+
+async def catch_up(services: Services) -> None:
+    """At start-up: a bot that was down at 08:45 still reminds today (the keys make it harmless)."""
+    await scan_ladder(services)

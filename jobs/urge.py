@@ -75,4 +75,7 @@ async def _send(session: Any, services: Services, users: list[str], rows: list[d
 def register(scheduler: Any, app: Any) -> None:
     scheduler.add_job(urge_stuck_items, "cron", hour=9, minute=5, args=[app.services], id="urge",
                       replace_existing=True)
-    scheduler.add_job(urge_stuck_items, "date", args=[app.services], id="urge-startup", replace_existing=True)
+
+
+async def catch_up(services: Services) -> None:
+    await urge_stuck_items(services)

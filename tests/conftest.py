@@ -130,6 +130,7 @@ async def make_bot(emulator: Emulator, demo_db: Database, db_url: str, tmp_path:
         await app.start()
         started.append(app)
         await asyncio.wait_for(app.stream.connected.wait(), 10)
+        await asyncio.wait_for(app.caught_up, 30)  # the start-up catch-up scans are done: tests are deterministic
         await emulator.wait_connected()
         return app
 

@@ -84,9 +84,6 @@ class Services:
             self._calendar_at = time.monotonic()
         return self._calendar
 
-    def forget_calendar(self) -> None:
-        self._calendar = None
-
 
 @dataclass
 class Context:

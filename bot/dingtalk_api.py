@@ -21,6 +21,7 @@ from typing import Any
 import aiohttp
 
 from bot.config import DingTalkConfig
+from bot.files import read_capped
 
 log = logging.getLogger(__name__)
 
@@ -110,15 +111,10 @@ class DingTalkAPI:
                 if resp.status >= 400:
                     raise DingTalkError(f"下载文件失败 HTTP {resp.status}", status=resp.status,
                                         retryable=resp.status >= 500 or resp.status == 429)
-                if resp.content_length is not None and resp.content_length > max_bytes:
+                data = await read_capped(resp.content, resp.content_length, max_bytes)
+                if data is None:
                     raise too_big
-                chunks, size = [], 0
-                async for chunk in resp.content.iter_chunked(1 << 16):
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise too_big
-                    chunks.append(chunk)
-                return b"".join(chunks)
+                return data
         except aiohttp.ClientConnectorError as e:
             raise DingTalkError(f"无法连接文件服务器：{e.os_error}", retryable=True) from None
         except (TimeoutError, aiohttp.ClientError) as e:

@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bot.context import Attachment
@@ -128,3 +128,16 @@ def _subdir_parts(subdir: str) -> tuple[str, ...]:
     if any(not _SUBDIR_PART.fullmatch(p) for p in parts):
         raise ValueError(f"bad storage subdir {subdir!r}: use letters, digits, '.', '_', '-' and '/'")
     return parts
+
+
+async def read_capped(content: Any, declared: int | None, limit: int) -> bytes | None:
+    """A body read in chunks, or None as soon as it is (or says it is) larger than `limit` bytes."""
+    if declared is not None and declared > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)

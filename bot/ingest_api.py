@@ -22,6 +22,7 @@ from aiohttp import web
 
 from bot.approval_sync import apply_items
 from bot.context import Services
+from bot.files import read_capped
 from bot.importing.approvals import ItemErrors, Lookup, json_rows, sync_audit, validate_rows
 from bot.importing.base import ImportRejected
 
@@ -100,12 +101,4 @@ class IngestAPI:
 
 async def _read_limited(request: web.Request) -> bytes | None:
     """The body, or None when it is larger than MAX_BYTES (read no further than that)."""
-    if request.content_length is not None and request.content_length > MAX_BYTES:
-        return None
-    chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(1 << 16):
-        size += len(chunk)
-        if size > MAX_BYTES:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return await read_capped(request.content, request.content_length, MAX_BYTES)

@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.context import Button
 from bot.render import Renderer, robot_message
-from models.outbox import enqueue, group_recipient, outbox_values, user_recipient
+from models.outbox import enqueue, outbox_values, user_recipient
 
 
 def notification_rows(
@@ -44,15 +44,3 @@ async def notify_users(
             msg_key=msg_key, param=param, due_at=due_at, expires_at=expires_at, mergeable=mergeable,
         )
     return added
-
-
-async def notify_group(
-    session: AsyncSession, renderer: Renderer, *, kind: str, key: str, conversation_id: str, template: str,
-    data: dict[str, Any], due_at: datetime | None = None,
-) -> bool:
-    text = renderer.render(template, data)
-    msg_key, param = robot_message(text)
-    return await enqueue(
-        session, dedup_key=f"{kind}:{key}:{conversation_id}", kind=kind,
-        recipient=group_recipient(conversation_id), msg_key=msg_key, param=param, due_at=due_at,
-    )

@@ -65,13 +65,3 @@ class ProcessedEvent(SQLModel, table=True):
     event_id: str = Field(primary_key=True, max_length=128)
     event_type: str = Field(default="", max_length=60)
     received_at: datetime = Field(default_factory=utcnow)
-
-
-async def opted_out_users(session) -> set[str]:  # type: ignore[no-untyped-def]
-    """userIds of the accounts that sent 退订审批通知 (they get no stage or warning messages)."""
-    from sqlmodel import select
-
-    from models.accounts import Account
-
-    rows = await session.exec(select(Account.user_id).join(ApprovalOptOut, ApprovalOptOut.account_id == Account.id))
-    return set(rows.all())

@@ -4,7 +4,7 @@ transaction (the caller adds the notifications to the same transaction)."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import func, update
 from sqlmodel import select
@@ -151,7 +151,3 @@ async def open_problems(session: AsyncSession, unit_id: int | None = None) -> li
     if unit_id is not None:
         query = query.where(Problem.unit_id == unit_id)
     return list((await session.exec(query.order_by(Problem.deadline, Problem.id))).all())
-
-
-def closed_on(problem: Problem) -> datetime | None:
-    return problem.closed_at

@@ -74,7 +74,8 @@ async def findings(db, short: str) -> dict[str, dict]:
 async def test_blank_figures_are_not_zero(app, emulator, tmp_path):
     """12.1: a units file without 编制 or 职数 figures used to import 0, so everyone was 超编/超职数."""
     await load(app, tmp_path, [unit("示例县测试局", "测试局", ORGAN, "党政机关")], [
-        person(idn("19800101", "011"), "甲", "测试局", "行政编制", 是否领导职务="是", 领导职数层级="单位领导", 正副="正职"),
+        person(idn("19800101", "011"), "甲", "测试局", "行政编制", 是否领导职务="是", 领导职数层级="单位领导",
+               正副="正职"),
         person(idn("19800101", "031"), "乙", "测试局", "行政编制"),
     ])
     async with app.db.read() as s:
@@ -114,7 +115,8 @@ async def test_only_people_on_the_books_count(app, emulator, tmp_path):
 
 async def test_cangong_mass_bodies_and_unit_kind(app, emulator, tmp_path):
     """12.3: 参公 labelling, 参公 with 行政编制, 群团 with 事业编制, 单位类别 against the code."""
-    staff = [person(idn("19800101", f"{n:02d}1"), f"参{n}", "社保中心甲", "事业编制", 人员类别="参公") for n in range(8)]
+    staff = [person(idn("19800101", f"{n:02d}1"), f"参{n}", "社保中心甲", "事业编制", 人员类别="参公")
+             for n in range(8)]
     units, _ = await load(app, tmp_path, [
         unit("示例县社保中心甲", "社保中心甲", CANGONG, "事业单位", 是否参公="是", 行政编制="8"),
         unit("示例县社保中心乙", "社保中心乙", CANGONG2, "事业单位", 是否参公="是", 事业编制="5", 行政编制="1"),

@@ -28,7 +28,7 @@ from models import Problem, Unit
 from models.outbox import enqueue, user_recipient
 from models.problem_ops import accept, create_problem, decide_extension, pending_extension, send_back
 from models.problems import CLOSED, IN_REVIEW, OPEN_STATUSES, SOURCES
-from models.rectification import GREEN, RED, YELLOW, local_today
+from models.rectification import GREEN, RED, YELLOW, deadline_text, local_today
 from models.unit_match import match_units
 
 ASSIGN_USAGE = "交办 单位 来源 期限 问题描述[；要求：整改要求]"
@@ -234,7 +234,7 @@ async def _decide_extension(msg: Incoming, ctx: Context, *, approved: bool) -> R
         provisional = cal.provisional_between(problem.assigned_on, req.requested_deadline)
         await decide_extension(session, problem, req, ctx.account, approved=approved, note=note.strip(),
                                provisional=provisional)
-        data = {"number": problem.number, "approved": approved, "deadline": problem.deadline.isoformat(),
+        data = {"number": problem.number, "approved": approved, "deadline": deadline_text(cal, problem.deadline),
                 "note": note.strip(), "provisional": problem.deadline_provisional}
         await push(session, ctx, kind="problem.extension_decided", key=str(req.id),
                    users=await unit_people(session, problem.unit_id), template="extension_decided.md.j2", data=data)

@@ -55,6 +55,12 @@ def deadline_text(cal: WorkCalendar, deadline: date) -> str:
     return f"{deadline.isoformat()}（节假日顺延至 {due.isoformat()}）"
 
 
+def last_overdue_deadline(cal: WorkCalendar, today: date) -> date:
+    """The latest deadline that is overdue today (red): a deadline is overdue when its due day lies
+    before today, i.e. when it is on or before the last working day before today. For SQL filters."""
+    return cal.add_workdays(today, -1)
+
+
 def workdays_left(cal: WorkCalendar, deadline: date, today: date) -> int:
     """Working days after today up to and including the due day (the deadline, moved past rest days):
     0 on the due day, negative when overdue. Past the due day, the working days since it; on a rest day

@@ -19,6 +19,7 @@ from models.rectification import (
     due_day,
     is_quiet,
     ladder_slots,
+    last_overdue_deadline,
     light,
     normalize_number,
     workdays_left,
@@ -150,6 +151,13 @@ def test_the_weekend_after_a_friday_deadline_is_overdue_not_due_today():
         assert days_phrase(workdays_left(CAL, friday, day)) == "已逾期 1 个工作日"
     assert workdays_left(CAL, friday, date(2026, 11, 30)) == -1  # Monday: the first overdue working day
     assert workdays_left(CAL, friday, date(2026, 12, 1)) == -2
+
+
+def test_last_overdue_deadline_matches_the_light():
+    for today in (date(2026, 10, 8), date(2026, 10, 9), date(2026, 11, 28), date(2026, 11, 30)):
+        cutoff = last_overdue_deadline(CAL, today)
+        for deadline in (today - timedelta(days=k) for k in range(12)):
+            assert (deadline <= cutoff) == (light(CAL, deadline, today, TODO, RULES) == RED), (today, deadline)
 
 
 def test_working_days_given_on_a_rest_day_count_from_the_next_working_day():

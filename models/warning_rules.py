@@ -3,6 +3,9 @@ that returns findings; nothing loops over people in Python. Definitions: shared/
 and domain-facts.md §3; every threshold is a setting (`[warnings]`).
 
 Levels: 1 提示, 2 关注, 3 严重. The establishment rule rises 临界 (1) → 满编 (2) → 超编 (3).
+Only people on the books count (人员状态, models.staffing); a figure left blank in the units file
+(None) is not checked but reported once per unit as 数据不全; 单位类别 decides the kind of unit; one
+cause gives one finding (`_one_cause`). Every rule is stated for offices in docs/rules.md.
 """
 
 from __future__ import annotations

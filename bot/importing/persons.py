@@ -6,6 +6,12 @@ in place, people no longer listed are deleted (移出), all in one transaction. 
 the file keep the stored values of people already in the snapshot. The same 身份证号 may appear in
 two units (the 预警 scan reports it as 一人多岗), not twice in one unit.
 
+人员状态: only the values in models.staffing are known; an unknown one is imported, counted as on the
+books, and named in one warning. 借调/挂职开始日期 (optional) is when work in 实际工作单位 began; without
+it the first import that shows the other unit is the start. The retirement category follows
+models.retirement.category_of (人员类别 before 身份); a woman with neither gets no retirement month.
+The rules are written out for offices in docs/rules.md.
+
 After a clean import `result.unit_ids` (also `units_in_last_import(result)`) holds the units whose
 warnings may have changed: the units in the file and the other units of people added or removed.
 """

@@ -118,7 +118,7 @@ class WarningsConfig:
     """预警 thresholds (shared/docs/domain.md, domain-facts.md §3)."""
 
     critical_ratio: float = 0.95  # 临界 at this share of the approved establishment
-    retire_soon_months: int = 6  # 临退 within this many months
+    retire_soon_months: int = 6  # 临退: retiring this month or within the next this-many months
     stale_days: int = 90  # 数据陈旧 after this many days without an update
     elsewhere_months: int = 6  # working in another unit this long counts as 混岗
 

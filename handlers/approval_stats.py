@@ -28,7 +28,7 @@ def period_of(word: str, today: date) -> tuple[date, date, str]:
 def stats_data(stats: PeriodStats, label: str) -> dict[str, object]:
     rate = stats.same_day_rate
     return {
-        "label": label, "submitted": stats.submitted, "same_day": stats.same_day,
+        "label": label, "submitted": stats.submitted, "same_day": stats.same_day, "pending_today": stats.pending_today,
         "rate": f"{rate * 100:.1f}%" if rate is not None else "—",
         "by_type": [{"type": t.type, "submitted": t.submitted, "done": t.done,
                      "avg": f"{t.avg_days:.1f}" if t.avg_days is not None else "—",
@@ -42,9 +42,12 @@ async def completion_rate(msg: Incoming, ctx: Context) -> Reply:
     word = ctx.args.strip() or "本月"
     if word not in PERIODS:
         return usage(f"看不懂“{word}”。", "办结率 [本月|上月|本年]", "办结率 上月")
-    start, end, label = period_of(word, local_today(ctx.services.clock()))
+    today = local_today(ctx.services.clock())
+    start, end, label = period_of(word, today)
+    cal = await ctx.services.calendar()
+    open_after = cal.add_workdays(today, -1) if end >= today else None  # the last working day before today
     async with ctx.db.read() as session:
-        stats = await period_stats(session, start, end)
+        stats = await period_stats(session, start, end, open_after=open_after)
     return Reply("approval_stats.md.j2", stats_data(stats, label))
 
 

@@ -28,7 +28,7 @@ from models import Problem, Unit
 from models.outbox import enqueue, user_recipient
 from models.problem_ops import accept, create_problem, decide_extension, pending_extension, send_back
 from models.problems import CLOSED, IN_REVIEW, OPEN_STATUSES, SOURCES
-from models.rectification import GREEN, RED, YELLOW, local_today
+from models.rectification import GREEN, RED, YELLOW, deadline_text, local_today
 from models.unit_match import match_units
 
 ASSIGN_USAGE = "交办 单位 来源 期限 问题描述[；要求：整改要求]"
@@ -131,8 +131,9 @@ async def _tell_admins_calendar(session: Any, ctx: Context, year: int) -> None:
     """Once per year: deadlines past the official calendar data are provisional (暂定)."""
     from models.accounts import accounts_with_role
 
-    text = (f"{year} 年的法定节假日安排尚未载入，涉及 {year} 年的整改期限暂按周一至周五计算并标注“暂定”。"
-            f"国务院办公厅公布安排后，请用 import holidays 导入。")
+    text = (f"{year} 年的法定节假日安排尚未载入，涉及 {year} 年的整改期限暂按周一至周五（扣除元旦、劳动节、"
+            f"春节、国庆节）计算并标注“暂定”。国务院办公厅公布安排后，请用 import holidays 导入全年安排"
+            f"（“全年正式安排”列填“是”）。")
     for admin in await accounts_with_role(session, Role.ADMIN):
         await enqueue(session, dedup_key=f"calendar.provisional:{year}:{admin.user_id}", kind="calendar.provisional",
                       recipient=user_recipient(admin.user_id), msg_key="sampleMarkdown",
@@ -234,7 +235,7 @@ async def _decide_extension(msg: Incoming, ctx: Context, *, approved: bool) -> R
         provisional = cal.provisional_between(problem.assigned_on, req.requested_deadline)
         await decide_extension(session, problem, req, ctx.account, approved=approved, note=note.strip(),
                                provisional=provisional)
-        data = {"number": problem.number, "approved": approved, "deadline": problem.deadline.isoformat(),
+        data = {"number": problem.number, "approved": approved, "deadline": deadline_text(cal, problem.deadline),
                 "note": note.strip(), "provisional": problem.deadline_provisional}
         await push(session, ctx, kind="problem.extension_decided", key=str(req.id),
                    users=await unit_people(session, problem.unit_id), template="extension_decided.md.j2", data=data)

@@ -20,6 +20,7 @@ from models.rectification import (
     LIGHT_WORDS,
     days_phrase,
     deadline_from,
+    deadline_text,
     deliver_at,
     light,
     local_today,
@@ -78,7 +79,7 @@ def view(problem: Problem, unit: Unit, cal: WorkCalendar, today: date, ctx: Cont
     return {
         "number": problem.number, "unit": unit.label, "unit_name": unit.name, "source": problem.source,
         "description": problem.description, "requirement": problem.requirement, "status": problem.status,
-        "assigned_on": problem.assigned_on.isoformat(), "deadline": problem.deadline.isoformat(),
+        "assigned_on": problem.assigned_on.isoformat(), "deadline": deadline_text(cal, problem.deadline),
         "provisional": problem.deadline_provisional, "icon": LIGHT_ICONS[colour], "light": LIGHT_WORDS[colour],
         "colour": colour, "left": left, "left_phrase": "已销号" if colour == "closed" else days_phrase(left),
         "frozen": unit.frozen_since is not None,

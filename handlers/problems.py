@@ -26,7 +26,7 @@ from handlers.problem_common import (
 from models import Problem, ProblemAttachment, ProblemEvent, Unit, VisitAttachment, VisitRecord
 from models.problem_ops import history, open_problems, pending_extension, report, request_extension
 from models.problems import CLOSED, IN_REVIEW
-from models.rectification import local_today
+from models.rectification import deadline_text, local_today
 
 log = logging.getLogger(__name__)
 ATTACH_MINUTES = 30  # photos and files sent this soon after a report belong to it
@@ -138,6 +138,7 @@ async def ask_extension(msg: Incoming, ctx: Context) -> Reply:
         new_deadline = parse_date(when)
     except ValueError as e:
         return usage(f"日期“{when}”看不懂：{e}", "申请延期 问题号 新日期 理由", example)
+    cal = await ctx.services.calendar()
     async with ctx.db.write() as session:
         problem = await problem_in_scope(session, ctx, token)
         if problem is None:
@@ -152,7 +153,7 @@ async def ask_extension(msg: Incoming, ctx: Context) -> Reply:
         req = await request_extension(session, problem, ctx.account, new_deadline, reason[:500])
         unit = await session.get(Unit, problem.unit_id)
         data = {"number": problem.number, "unit": unit.name if unit else "", "who": ctx.account.name,
-                "old": problem.deadline.isoformat(), "new": new_deadline.isoformat(), "reason": reason}
+                "old": deadline_text(cal, problem.deadline), "new": deadline_text(cal, new_deadline), "reason": reason}
         await push(session, ctx, kind="problem.extension", key=str(req.id), users=await office_people(session),
                    template="extension_requested.md.j2", data=data,
                    buttons=[Button("同意延期", f"同意延期 {problem.number}"),

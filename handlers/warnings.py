@@ -17,13 +17,13 @@ from handlers.problem_common import scope_unit, text_reply, usage
 from jobs.warnings import describe, label
 from models import Person, Problem, Unit, Warning
 from models.unit_match import match_units
-from models.warning_rules import EST_COLUMNS, POST_COLUMNS
+from models.warning_rules import EST_COLUMNS, POST_COLUMNS, cangong_mislabel, on_books
 
 LEVEL_ICONS = {3: "🔴", 2: "🟠", 1: "🔵"}
 
 
 def _row(w: Warning, unit: Unit, *, private: bool) -> dict[str, Any]:
-    personal = w.rule in ("混岗", "超龄未退", "临退", "一人多岗")
+    personal = w.rule in ("混岗", "超龄未退", "临退", "一人多岗") or (w.rule == "数据不全" and bool(w.subject))
     text = describe(w.rule, w.subject, w.level, w.evidence)
     if personal and not private:  # never show people in a group chat
         text = f"{label(w.rule, w.level)}：1 人（详情请在单聊中查看）"
@@ -69,19 +69,23 @@ async def show_establishment(msg: Incoming, ctx: Context) -> Reply:
         if unit is None:
             return text_reply("您的账号没有关联单位。", "invalid")
         by_type = dict((await session.exec(select(Person.staffing_type, func.count()).where(
-            Person.unit_id == unit.id).group_by(Person.staffing_type))).all())
+            Person.unit_id == unit.id, on_books()).group_by(Person.staffing_type))).all())
         by_post = {(lv, rk): n for lv, rk, n in (await session.exec(select(
             Person.leader_level, Person.leader_rank, func.count()).where(
-            Person.unit_id == unit.id, Person.is_leader == True).group_by(  # noqa: E712
+            Person.unit_id == unit.id, Person.is_leader == True, on_books()).group_by(  # noqa: E712
             Person.leader_level, Person.leader_rank))).all()}
-    types = [{"type": t, "approved": getattr(unit, c.key), "actual": by_type.get(t, 0)}
-             for t, c in EST_COLUMNS.items()]
+    approved = {t: getattr(unit, c.key) for t, c in EST_COLUMNS.items()}
+    mislabel = cangong_mislabel(unit.is_cangong, approved, by_type)
+    types = [{"type": t, "approved": approved[t], "actual": by_type.get(t, 0)} for t in EST_COLUMNS]
     for t in types:
-        t["vacant"] = t["approved"] - t["actual"]
+        t["vacant"] = None if t["approved"] is None else t["approved"] - t["actual"]
+        t["mislabel"] = mislabel and t["type"] in ("行政编制", "事业编制")
     posts = [{"post": f"{lv}{rk}", "approved": getattr(unit, c.key), "actual": by_post.get((lv, rk), 0)}
              for (lv, rk), c in POST_COLUMNS.items()]
-    return Reply("establishment.md.j2", {"unit": unit.name, "types": types, "posts": posts,
-                                         "frozen": unit.frozen_since is not None})
+    missing = [f"{t['type']}核定数" for t in types if t["approved"] is None and t["actual"]]
+    missing += [f"{p['post']}职数" for p in posts if p["approved"] is None and p["actual"]]
+    return Reply("establishment.md.j2", {"unit": unit.name, "types": types, "posts": posts, "missing": missing,
+                                         "mislabel": mislabel, "frozen": unit.frozen_since is not None})
 
 
 async def warning_to_problem(msg: Incoming, ctx: Context) -> Reply:

@@ -15,7 +15,7 @@ from bot.roles import Role
 from models.accounts import accounts_with_role
 from models.approval_stats import period_stats
 from models.problems import OPEN_STATUSES, Problem
-from models.rectification import local_today
+from models.rectification import last_overdue_deadline, local_today
 from models.staffing import Warning
 from models.units import Unit
 
@@ -28,7 +28,8 @@ async def weekly_digest(services: Services, now: datetime | None = None) -> int:
     async with services.db.write() as session:
         stats = await period_stats(session, start, end)
         red = (await session.exec(select(func.count()).select_from(Problem).where(
-            Problem.status.in_(OPEN_STATUSES), Problem.deadline < today))).one()  # type: ignore[attr-defined]
+            Problem.status.in_(OPEN_STATUSES),  # type: ignore[attr-defined]
+            Problem.deadline <= last_overdue_deadline(await services.calendar(), today)))).one()
         frozen = (await session.exec(select(func.count()).select_from(Unit).where(
             Unit.frozen_since.is_not(None)))).one()  # type: ignore[union-attr]
         severe = (await session.exec(select(func.count()).select_from(Warning).where(

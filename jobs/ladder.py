@@ -28,6 +28,7 @@ from models.rectification import (
     LIGHT_ICONS,
     Slot,
     days_phrase,
+    deadline_text,
     end_of_workday,
     ladder_slots,
     light,
@@ -132,7 +133,7 @@ def _reminder_data(problem: _Open, cal: WorkCalendar, today: date, left: int, au
                    services: Services) -> dict[str, Any]:
     colour = light(cal, problem.deadline, today, problem.status, services.rules)
     return {"number": problem.number, "icon": LIGHT_ICONS[colour], "description": problem.description,
-            "deadline": problem.deadline.isoformat(), "provisional": problem.provisional,
+            "deadline": deadline_text(cal, problem.deadline), "provisional": problem.provisional,
             "left": left, "left_phrase": days_phrase(left), "audience": audience, "unit_name": problem.unit_name}
 
 

@@ -6,7 +6,7 @@ Importing this package registers every table on `SQLModel.metadata` (Alembic rea
 from models.accounts import Account, BindingRequest
 from models.approvals import ApprovalEvent, ApprovalItem, ApprovalOptOut, ProcessedEvent
 from models.audit import AuditEvent, InboundMessage
-from models.calendar_data import HolidayOverride
+from models.calendar_data import HolidayOverride, HolidayYear
 from models.dialogue import Dialogue
 from models.feedback import Feedback, FeedbackAttachment, FeedbackEvent, Meeting, MeetingReply
 from models.outbox import OutboxMessage
@@ -36,6 +36,7 @@ __all__ = [
     "FeedbackAttachment",
     "FeedbackEvent",
     "HolidayOverride",
+    "HolidayYear",
     "InboundMessage",
     "Meeting",
     "MeetingReply",

@@ -97,10 +97,11 @@ async def upsert_item(session: AsyncSession, data: ItemData, *, source: str, cal
 
 
 def _complete(item: ApprovalItem, data: ItemData, cal: WorkCalendar) -> None:
-    """Completion date and the working days it took (start day not counted: same day = 0)."""
+    """Completion date and the working days it took (start day not counted: same day = 0). An item
+    submitted on a rest day counts from the next working day: submitted Saturday, finished Monday = 0."""
     if data.status == DONE:
         done = data.completed_at or item.completed_at or data.changed_at or data.submitted_at
         item.completed_at, item.completed_on = done, _local_date(done)
-        item.working_days = max(0, cal.workdays_between(item.submitted_on, item.completed_on))
+        item.working_days = max(0, cal.workdays_between(cal.next_workday(item.submitted_on), item.completed_on))
     else:
         item.completed_at, item.completed_on, item.working_days = None, None, None

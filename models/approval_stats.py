@@ -1,9 +1,13 @@
 """办结率 and friends, computed in SQL (aggregates and window functions), never by loading every row.
 
-当日办结率 = daily-type items completed on the working day they were submitted (0 working days)
-÷ daily-type items submitted in the period (withdrawn ones excluded). Working days per item are
-stored at completion (models/approval_ops.py), so averages and the 90th percentile (nearest rank)
-are plain SQL on both SQLite and PostgreSQL.
+当日办结率 = daily-type items completed on the working day they were submitted (0 working days; an
+item submitted on a rest day counts as submitted on the next working day) ÷ daily-type items
+submitted in the period (by submission date; withdrawn ones excluded). While the period includes
+today, items still pending whose submission working day is today (submitted after the previous
+working day) are left out of the denominator and counted in `pending_today`, so they do not lower
+the rate before their day is over; the reply says so. Working days per item are stored at completion
+(models/approval_ops.py), so averages and the 90th percentile (nearest rank) are plain SQL on both
+SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -33,8 +37,9 @@ class TypeStats:
 class PeriodStats:
     start: date
     end: date
-    submitted: int = 0  # daily types, not withdrawn
+    submitted: int = 0  # daily types, not withdrawn: the denominator of the rate
     same_day: int = 0
+    pending_today: int = 0  # daily types still pending on their submission working day: not in `submitted`
     by_type: list[TypeStats] = field(default_factory=list)
     by_status: dict[str, int] = field(default_factory=dict)
     slowest: list[tuple[str, str, str, int]] = field(default_factory=list)  # number, type, title, working days
@@ -44,8 +49,11 @@ class PeriodStats:
         return self.same_day / self.submitted if self.submitted else None
 
 
-async def period_stats(session: AsyncSession, start: date, end: date, unit_id: int | None = None) -> PeriodStats:
-    """Items submitted in [start, end] (Beijing dates)."""
+async def period_stats(session: AsyncSession, start: date, end: date, unit_id: int | None = None, *,
+                       open_after: date | None = None) -> PeriodStats:
+    """Items submitted in [start, end] (Beijing dates). `open_after`: the last working day before
+    today; pending items submitted after it are still within their submission working day and are
+    left out of the rate's denominator (counted in `pending_today`)."""
     scope = and_(T.submitted_on >= start, T.submitted_on <= end)
     if unit_id is not None:
         scope = and_(scope, T.unit_id == unit_id)
@@ -62,6 +70,10 @@ async def period_stats(session: AsyncSession, start: date, end: date, unit_id: i
         if type_ in DAILY_TYPES:
             stats.submitted += submitted
             stats.same_day += same_day or 0
+    if open_after is not None:
+        stats.pending_today = (await session.exec(select(func.count()).where(  # type: ignore[call-overload]
+            counted, T.type.in_(DAILY_TYPES), T.status != DONE, T.submitted_on > open_after))).scalar_one()
+        stats.submitted -= stats.pending_today
     stats.by_status = dict((await session.exec(  # type: ignore[call-overload]
         select(T.status, func.count()).where(scope).group_by(T.status))).all())
     stats.slowest = [tuple(r) for r in (await session.exec(  # type: ignore[call-overload]

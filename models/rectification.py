@@ -41,9 +41,34 @@ class Slot:
     audience: str  # "unit" (contacts), "unit_leader", "office_leader"
 
 
+def due_day(cal: WorkCalendar, deadline: date) -> date:
+    """The day a deadline is actually due: a deadline on a rest day moves to the next working day
+    (民法典 §203: 期间的最后一日是法定休假日的，以法定休假日结束的次日为期间的最后一日)."""
+    return cal.next_workday(deadline)
+
+
+def deadline_text(cal: WorkCalendar, deadline: date) -> str:
+    """`2026-10-03（节假日顺延至 2026-10-08）` when the deadline falls on a rest day, else the date."""
+    due = due_day(cal, deadline)
+    if due == deadline:
+        return deadline.isoformat()
+    return f"{deadline.isoformat()}（节假日顺延至 {due.isoformat()}）"
+
+
+def last_overdue_deadline(cal: WorkCalendar, today: date) -> date:
+    """The latest deadline that is overdue today (red): a deadline is overdue when its due day lies
+    before today, i.e. when it is on or before the last working day before today. For SQL filters."""
+    return cal.add_workdays(today, -1)
+
+
 def workdays_left(cal: WorkCalendar, deadline: date, today: date) -> int:
-    """Working days after today up to the deadline: 0 on the due day, negative when overdue."""
-    return cal.workdays_between(today, deadline)
+    """Working days after today up to and including the due day (the deadline, moved past rest days):
+    0 on the due day, negative when overdue. Past the due day, the working days since it; on a rest day
+    right after it (a Saturday after a Friday deadline), -1: it is overdue, not "due today"."""
+    due = due_day(cal, deadline)
+    if today <= due:
+        return cal.workdays_between(today, due)
+    return -max(1, cal.workdays_between(due, today))
 
 
 def light(cal: WorkCalendar, deadline: date, today: date, status: str, rules: RectificationRules) -> str:
@@ -56,7 +81,12 @@ def light(cal: WorkCalendar, deadline: date, today: date, status: str, rules: Re
 
 
 def deadline_from(cal: WorkCalendar, assigned_on: date, workdays: int) -> date:
-    """N working days after assignment, the start day not counted (domain.md: find_workday)."""
+    """N working days after assignment, the start day not counted (民法典 §201). Counting starts on the
+    next working day, which is day 1: assigned on a rest day (Sunday), Monday is day 1, so on that
+    Sunday exactly N working days are left. (chinese_calendar's find_workday would make Monday the
+    uncounted start, one working day more.)"""
+    if workdays >= 1 and not cal.is_workday(assigned_on):
+        return cal.add_workdays(cal.next_workday(assigned_on), workdays - 1)
     return cal.add_workdays(assigned_on, workdays)
 
 
@@ -122,8 +152,9 @@ def normalize_number(text: str, this_year: int) -> str | None:
 
 
 def days_phrase(left: int) -> str:
+    """What `workdays_left` counts, said exactly: the working days after today up to the due day."""
     if left > 0:
-        return f"还剩 {left} 个工作日"
+        return f"不含今天还剩 {left} 个工作日"
     if left == 0:
         return "今天到期"
     return f"已逾期 {-left} 个工作日"

@@ -78,9 +78,21 @@ def retirement_date(birth: date, category: str) -> date | None:
     return month.replace(day=min(birth.day, last))
 
 
-def category_of(sex: str, identity: str = "", override: str = "") -> str:
-    """The retirement category: the override (退休类别) when given, else 男 → 男; 女 with 身份
-    工人/工勤 → 女工人; any other 女 → 女干部. ValueError when neither an override nor a sex is usable."""
+CADRE_KINDS = ("公务员", "参公", "事业管理", "专业技术")  # 人员类别 of the 原55周岁 group
+WORKER_KINDS = ("工勤",)  # 人员类别 of the 原50周岁 group
+
+
+def category_of(sex: str, identity: str = "", override: str = "", kind: str = "",
+                staffing_type: str = "") -> str | None:
+    """The retirement category, in this order:
+    1. the override (退休类别) when given;
+    2. 男 → 男;
+    3. a woman by 人员类别 (`kind`): 公务员/参公/事业管理/专业技术 → 女干部 whatever 身份 or 编制类型 say,
+       工勤 → 女工人;
+    4. else by 身份: 工人/工勤 → 女工人, 干部 → 女干部;
+    5. else 编制类型 工勤编制 → 女工人;
+    6. else None: a woman with neither 人员类别 nor 身份 cannot be placed (数据不全), never a silent 女干部.
+    ValueError on an unknown override or when the sex is unusable."""
     override = (override or "").strip()
     if override:
         if override not in CATEGORIES:
@@ -88,9 +100,20 @@ def category_of(sex: str, identity: str = "", override: str = "") -> str:
         return override
     if sex == "男":
         return "男"
-    if sex == "女":
-        return "女工人" if any(w in (identity or "") for w in WORKER_WORDS) else "女干部"
-    raise ValueError(f"无法确定退休类别：性别“{sex}”")
+    if sex != "女":
+        raise ValueError(f"无法确定退休类别：性别“{sex}”")
+    if kind in CADRE_KINDS:
+        return "女干部"
+    if kind in WORKER_KINDS:
+        return "女工人"
+    identity = identity or ""
+    if any(w in identity for w in WORKER_WORDS):
+        return "女工人"
+    if "干部" in identity:
+        return "女干部"
+    if staffing_type == "工勤编制":
+        return "女工人"
+    return None
 
 
 def overdue_since(birth: date, category: str, flexible_until: date | None = None) -> date | None:

@@ -12,6 +12,10 @@ from models.base import utcnow
 STAFFING_TYPES = ("行政编制", "政法专项编制", "事业编制", "工勤编制")
 LEADER_LEVELS = ("单位领导", "内设机构领导")
 LEADER_RANKS = ("正职", "副职")
+# 人员状态 (domain-facts §3). Only people still on the books occupy 编制 and are checked by the 预警 rules.
+ON_BOOKS_STATUSES = ("在编在岗", "在职", "借调", "挂职", "援派", "离岗创业", "长期病休", "停薪留职")
+OFF_BOOKS_STATUSES = ("退休", "离休", "离退", "去世", "调出", "辞职", "辞退", "解聘", "开除", "历史")
+KNOWN_STATUSES = ON_BOOKS_STATUSES + OFF_BOOKS_STATUSES
 
 
 class Person(SQLModel, table=True):
@@ -26,7 +30,8 @@ class Person(SQLModel, table=True):
     birth_date: date
     unit_id: int = Field(foreign_key="unit.id", index=True)  # 所在单位 (whose 编制 the person occupies)
     work_unit_id: int | None = Field(default=None, foreign_key="unit.id")  # 实际工作单位, when different
-    work_elsewhere_since: date | None = None  # first snapshot in which 实际工作单位 ≠ 所在单位
+    work_elsewhere_since: date | None = None  # 借调/挂职开始日期, else the first snapshot with 实际工作单位 ≠ 所在单位
+    work_since_stated: bool = False  # True when work_elsewhere_since came from the 借调/挂职开始日期 column
     staffing_type: str = Field(max_length=10)  # one of STAFFING_TYPES
     category: str = Field(default="", max_length=10)  # 人员类别: 公务员/参公/事业管理/专业技术/工勤
     identity: str = Field(default="", max_length=4)  # 身份: 干部 / 工人
@@ -34,7 +39,7 @@ class Person(SQLModel, table=True):
     is_leader: bool = False
     leader_level: str = Field(default="", max_length=10)  # LEADER_LEVELS
     leader_rank: str = Field(default="", max_length=4)  # LEADER_RANKS
-    status: str = Field(default="在编在岗", max_length=20)  # 人员状态
+    status: str = Field(default="在编在岗", max_length=20)  # 人员状态: ON_BOOKS_STATUSES or OFF_BOOKS_STATUSES
     retire_category: str = Field(default="", max_length=10)  # override: 男/女干部/女工人/女处级60/其他
     flexible_until: date | None = None  # 弹性延迟退休至
     retirement_month: date | None = Field(default=None, index=True)  # first day of the statutory month

@@ -4,12 +4,17 @@ Sources, in order of precedence for a day d:
 1. an administrator's override (table HolidayOverride, loaded by `import holidays`);
 2. the `chinese_calendar` package (official arrangements with 调休) for the years it has data;
 3. a rule-based calendar for every other year: Monday to Friday are working days, except the
-   fixed solar holidays 1 January, 1 May and 1-3 October. A year that has at least one override
-   counts as "loaded" and uses plain Monday to Friday, so the override file alone decides its
-   holidays and make-up days.
+   holidays of 《全国年节及纪念日放假办法》 as revised in 2024 (in force 2025) that a rule can place:
+   元旦 1 January, 劳动节 1-2 May, 国庆节 1-3 October, and 春节 (除夕 to 初三) for the years in
+   SPRING_FESTIVAL. 清明, 端午, 中秋 and the 调休 make-up days cannot be derived and are missing.
 
-Dates in years after the package's data and with no override are *provisional* (暂定): messages
-must say so. Years before the package's data use the rule-based calendar without being flagged.
+Overrides layer on top of the year's base calendar (package or rule-based): a partial file (one
+county holiday, one correction) changes only its days. Only a year declared the official full-year
+arrangement (`official_years`, table HolidayYear, set by `import holidays` with 全年正式安排=是) drops
+the rule-based holidays: its base is plain Monday to Friday and the file alone decides.
+
+Dates in years after the package's data that are not declared official are *provisional* (暂定):
+messages must say so. Years before the package's data use the rule-based calendar without being flagged.
 
 Counting follows chinese_calendar's `find_workday(n, start)`: the start day is not counted
 (民法典 §201). Per-year tables of working-day flags and cumulative counts are built on first use,
@@ -20,7 +25,7 @@ number of years crossed. Nothing here raises for a date in 1900-2100.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
@@ -30,15 +35,18 @@ from typing import TYPE_CHECKING
 import chinese_calendar
 from sqlmodel import select
 
-from models.calendar_data import HolidayOverride
+from models.calendar_data import HolidayOverride, HolidayYear
 
 if TYPE_CHECKING:
     from bot.db import Database
 
 PROBE_YEARS = range(1900, 2101)  # years probed for the package's data
-FIXED_HOLIDAYS = frozenset({(1, 1), (5, 1), (10, 1), (10, 2), (10, 3)})  # (month, day), rule-based years
+FIXED_HOLIDAYS = frozenset({(1, 1), (5, 1), (5, 2), (10, 1), (10, 2), (10, 3)})  # (month, day), rule-based years
+# 春节 (正月初一, Gregorian) for rule-based years; the holiday is 除夕 and 初一 to 初三 (four days since 2025).
+SPRING_FESTIVAL = {2027: (2, 6), 2028: (1, 26), 2029: (2, 13), 2030: (2, 3), 2031: (1, 23), 2032: (2, 11),
+                   2033: (1, 31), 2034: (2, 19), 2035: (2, 8)}
 
-__all__ = ["FIXED_HOLIDAYS", "WorkCalendar", "load_calendar", "package_years"]
+__all__ = ["FIXED_HOLIDAYS", "SPRING_FESTIVAL", "WorkCalendar", "load_calendar", "package_years", "rule_based_holidays"]
 
 
 @cache
@@ -59,16 +67,26 @@ def _in_package(year: int) -> bool:
     return span is not None and span[0] <= year <= span[1]
 
 
+def rule_based_holidays(year: int) -> set[date]:
+    """The statutory holidays a rule can place in `year` (see the module docstring)."""
+    days = {date(year, m, d) for m, d in FIXED_HOLIDAYS}
+    if year in SPRING_FESTIVAL:
+        new_year = date(year, *SPRING_FESTIVAL[year])
+        days |= {new_year + timedelta(days=k) for k in (-1, 0, 1, 2)}
+    return days
+
+
 @cache
-def _base_flags(year: int, loaded: bool) -> bytes:
+def _base_flags(year: int, official: bool) -> bytes:
     """One byte per day of `year` (1 = working day) before overrides are applied."""
     first = date(year, 1, 1)
     days = [first + timedelta(days=i) for i in range((date(year, 12, 31) - first).days + 1)]
     if _in_package(year):
         return bytes(chinese_calendar.is_workday(d) for d in days)
-    if loaded:
+    if official:
         return bytes(d.weekday() < 5 for d in days)
-    return bytes(d.weekday() < 5 and (d.month, d.day) not in FIXED_HOLIDAYS for d in days)
+    holidays = rule_based_holidays(year)
+    return bytes(d.weekday() < 5 and d not in holidays for d in days)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +107,9 @@ def _day(d: date) -> date:
 class WorkCalendar:
     """Working days with 调休; `overrides` maps a date to True (working) or False (rest)."""
 
-    def __init__(self, overrides: Mapping[date, bool] | None = None) -> None:
+    def __init__(self, overrides: Mapping[date, bool] | None = None,
+                 official_years: Iterable[int] = ()) -> None:
+        self._official = frozenset(official_years)
         self._by_year: dict[int, dict[date, bool]] = {}
         for day, working in (overrides or {}).items():
             day = _day(day)
@@ -108,10 +128,15 @@ class WorkCalendar:
         """Years with at least one override."""
         return frozenset(self._by_year)
 
+    @property
+    def official_years(self) -> frozenset[int]:
+        """Years whose official full-year arrangement was imported (not provisional)."""
+        return self._official
+
     def _provisional_year(self, year: int) -> bool:
         span = package_years()
         last = span[1] if span else PROBE_YEARS.start - 1
-        return year > last and year not in self._by_year
+        return year > last and year not in self._official
 
     # --- per-year tables -----------------------------------------------------------------------
 
@@ -123,7 +148,7 @@ class WorkCalendar:
 
     def _build(self, year: int) -> _Year:
         own = self._by_year.get(year, {})
-        flags = bytearray(_base_flags(year, bool(own)))
+        flags = bytearray(_base_flags(year, year in self._official))
         start = date(year, 1, 1).toordinal()
         for day, working in own.items():
             flags[day.toordinal() - start] = working
@@ -154,7 +179,7 @@ class WorkCalendar:
         return bool(table.flags[i])
 
     def is_provisional(self, d: date) -> bool:
-        """True when `d` lies after the package's data in a year with no loaded override."""
+        """True when `d` lies after the package's data in a year not declared official."""
         return self._provisional_year(d.year)
 
     def provisional_between(self, a: date, b: date) -> bool:
@@ -199,7 +224,8 @@ class WorkCalendar:
 
 
 async def load_calendar(db: Database) -> WorkCalendar:
-    """The calendar with every HolidayOverride row applied."""
+    """The calendar with every HolidayOverride row applied and the official years marked."""
     async with db.read() as session:
         rows = (await session.exec(select(HolidayOverride))).all()
-    return WorkCalendar({row.day: row.is_workday for row in rows})
+        years = (await session.exec(select(HolidayYear.year).where(HolidayYear.official == True))).all()  # noqa: E712
+    return WorkCalendar({row.day: row.is_workday for row in rows}, years)

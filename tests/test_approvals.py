@@ -153,3 +153,22 @@ async def test_contacting_the_handler_from_the_progress_card(app, dataset, emula
     [note] = await emulator.wait_push("bb_ywy1")
     assert "示例县教育局 王芳（电话 13900000101）想了解审批事项 SP-E" in note.text
     assert "没有找到" in (await Chat(emulator).say("jyj_ll", "联系经办人 SP-D")).text  # another unit's item
+
+
+async def test_same_day_counts_rest_day_submissions_and_leaves_todays_pending_out(app, dataset, emulator):
+    """Issue 12.10: submitted Saturday and finished Monday is same-day; an item submitted today and still
+    pending does not lower the rate during the day, and the reply says so and names the denominator."""
+    edu = dataset[0]
+    await seed(app, [
+        item("SP-S", edu, "用编核准", "2026-10-17 09:00", "办结", "已办结", "2026-10-19 10:00"),  # Sat → Mon
+        item("SP-T", edu, "人员上编", "2026-10-20 09:00"),  # today, pending: left out
+        item("SP-U", edu, "人员下编", "2026-10-19 09:00"),  # yesterday, pending: counted, not same-day
+    ], now=beijing("2026-10-20 09:30"))
+    async with app.db.read() as s:
+        stats = await period_stats(s, *period_of("本月", beijing(DAY).date())[:2],
+                                   open_after=beijing("2026-10-19 10:00").date())
+    assert (stats.submitted, stats.same_day, stats.pending_today) == (7, 3, 1)  # A, C, S of A-E, S, U
+    reply = await Chat(emulator).say("bb_ld1", "办结率")
+    assert "当日办结率 42.9%" in reply.text and "当日办结 3 件 ÷ 本期提交的日常事项 7 件" in reply.text
+    assert "今天提交、仍在办理的 1 件今天还可能办结，暂不计入" in reply.text
+    assert "休息日提交的算下一个工作日" in reply.text

@@ -234,7 +234,8 @@ async def test_closing_sets_and_reopening_clears_closed_at(demo_db, tmp_path):
 async def test_official_calendar_loaded_later_settles_provisional_deadlines(demo_db, tmp_path):
     rows = [
         ["", "财政局", "审计", "跨年问题", "", "2026-12-24", "", "10", ""],
-        # Provisional Monday-Friday: 02-02 … 02-15 is 10 working days. The sample 2027 file rests
+        # Provisional rule-based calendar (春节 除夕 02-05 to 初三 02-08 off): 02-02..04 (3), 02-09..12 (7),
+        # 02-15..17 (10). The sample 2027 file rests
         # 02-06..02-13 and works Saturday 02-20: 02-02..05 (4), 02-15..19 (9), 02-20 (10).
         ["", "财政局", "审计", "春节问题", "", "2027-02-01", "", "10", ""],
     ]
@@ -242,7 +243,7 @@ async def test_official_calendar_loaded_later_settles_provisional_deadlines(demo
     await import_file(demo_db, "problems", path)
     got = await problems(demo_db)
     assert (got["ZG-2026-0001"].deadline, got["ZG-2026-0001"].deadline_provisional) == (D("2027-01-08"), True)
-    assert (got["ZG-2027-0001"].deadline, got["ZG-2027-0001"].deadline_provisional) == (D("2027-02-15"), True)
+    assert (got["ZG-2027-0001"].deadline, got["ZG-2027-0001"].deadline_provisional) == (D("2027-02-17"), True)
     await import_file(demo_db, "holidays", DEMO / "holidays-2027.csv")
     result = await import_file(demo_db, "problems", path)
     assert (result.added, result.updated) == (0, 2)

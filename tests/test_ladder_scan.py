@@ -126,3 +126,18 @@ async def test_after_downtime_the_startup_scan_reminds_once_merged_per_person(de
     app.outbox.nudge()
     await asyncio.sleep(0.5)
     assert len(emulator.pushes_to("jyj_ll")) == 1
+
+
+async def test_a_rest_day_deadline_is_due_on_the_next_working_day(services):
+    """Issue 12.8: a deadline of 2026-10-03 (国庆) said "今天到期" on 09-30 and escalated on 10-08."""
+    problem = await add_problem(services, "教育局", date(2026, 10, 3))
+    await scan_ladder(services, beijing("2026-09-30 08:45"))
+    [row] = await outbox(services)
+    assert row.dedup_key == f"problem.remind:{problem.id}:r0:before1:jyj_ll"
+    assert "2026-10-03（节假日顺延至 2026-10-08）" in row.payload and "今天到期" not in row.payload
+    await scan_ladder(services, beijing("2026-10-08 08:45"))
+    keys = [r.dedup_key for r in await outbox(services)][1:]
+    assert keys == [f"problem.remind:{problem.id}:r0:due:jyj_ll"]  # due today, no escalation
+    async with services.db.read() as s:
+        unit = (await s.exec(select(Unit).where(Unit.short_name == "教育局"))).one()
+    assert unit.frozen_since is None

@@ -183,3 +183,39 @@ async def test_a_deadline_past_the_calendar_data_is_provisional_and_admins_are_t
     assert "2027 年的法定节假日安排尚未载入" in notice.text and "import holidays" in notice.text
     await asyncio.sleep(0.3)
     assert len(emulator.pushes_to("admin1")) == 1
+
+
+async def test_deadlines_on_rest_days_and_working_days_from_a_sunday(make_bot, emulator):
+    """Issue 12.8 and 10.9 through the chat: a typed date on a rest day is shown with the day it moves
+    to and is due then; "15个工作日" sent on a Sunday leaves exactly 15 working days."""
+    clock = FakeClock(beijing("2026-11-29 10:00"))  # a Sunday
+    await make_bot(clock=clock)
+    chat = Chat(emulator)
+    reply = await chat.say("bb_ywy1", "交办 教育局 巡察 15个工作日 超编借调人员3名")
+    assert "2026-12-18" in reply.text and "不含今天还剩 15 个工作日" in reply.text, reply.text
+    reply = await chat.say("bb_ywy1", "交办 卫健局 巡察 2026-12-05 超编借调人员1名")  # a Saturday
+    assert "2026-12-05（节假日顺延至 2026-12-07）" in reply.text, reply.text
+    listing = await chat.say("wjj_ll", "整改")
+    assert "2026-12-05（节假日顺延至 2026-12-07）" in listing.text and "不含今天还剩 6 个工作日" in listing.text
+
+
+async def test_rest_day_deadlines_from_extensions_and_imports(make_bot, emulator, tmp_path):
+    """Issue 12.8: the same rule for an extension and an imported deadline."""
+    from bot.importing import import_file
+
+    app = await make_bot(clock=FakeClock(beijing("2026-11-20 10:00")))
+    chat = Chat(emulator)
+    number = await assign(chat)
+    asked = await chat.say("jyj_ll", f"申请延期 {number} 2026-12-26 需等编委会研究")  # a Saturday
+    assert "已提交" in asked.text
+    [office] = [p for p in await emulator.wait_push("bb_ywy1") if "延期" in p.text]
+    assert "2026-12-26（节假日顺延至 2026-12-28）" in office.text
+    await chat.say("bb_ywy2", f"同意延期 {number}")
+    pushes = await emulator.wait_push("jyj_ll", count=2)
+    assert "2026-12-26（节假日顺延至 2026-12-28）" in pushes[-1].text
+    path = tmp_path / "p.csv"
+    path.write_text("问题编号,所属单位,问题来源,问题描述,交办日期,整改期限\n"
+                    ",卫健局,审计,导入的问题,2026-11-02,2026-11-22\n", encoding="utf-8")  # a Sunday
+    await import_file(app.db, "problems", path)
+    listing = await chat.say("wjj_ll", "整改")
+    assert "2026-11-22（节假日顺延至 2026-11-23）" in listing.text and "不含今天还剩 1 个工作日" in listing.text

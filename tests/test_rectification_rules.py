@@ -12,10 +12,14 @@ from models.rectification import (
     RED,
     YELLOW,
     RectificationRules,
+    days_phrase,
     deadline_from,
+    deadline_text,
     deliver_at,
+    due_day,
     is_quiet,
     ladder_slots,
+    last_overdue_deadline,
     light,
     normalize_number,
     workdays_left,
@@ -115,3 +119,53 @@ def test_problem_numbers_as_people_type_them():
     assert normalize_number("zg-2026-12", 2026) == "ZG-2026-0012"
     assert normalize_number("7", 2026) == "ZG-2026-0007"
     assert normalize_number("教育局", 2026) is None
+
+
+# --- issue 12.8: a deadline on a rest day is due on the next working day (民法典 §203) ---------------
+
+def test_rest_day_deadline_moves_to_the_next_working_day():
+    deadline = date(2026, 10, 3)  # 国庆 Saturday; 10-08 is the first working day after the holiday
+    assert due_day(CAL, deadline) == date(2026, 10, 8)
+    assert deadline_text(CAL, deadline) == "2026-10-03（节假日顺延至 2026-10-08）"
+    assert deadline_text(CAL, date(2026, 10, 9)) == "2026-10-09"
+    # 09-30: one working day left (10-08), not "今天到期"; 10-08: due today, yellow, no escalation.
+    # Hand-checked: 中秋 09-25..27 and 国庆 10-01..07 are off, so (09-23, 10-08] = 24, 28, 29, 30, 8.
+    assert workdays_left(CAL, deadline, date(2026, 9, 30)) == 1
+    assert days_phrase(workdays_left(CAL, deadline, date(2026, 9, 30))) == "不含今天还剩 1 个工作日"
+    assert workdays_left(CAL, deadline, date(2026, 10, 8)) == 0
+    assert light(CAL, deadline, date(2026, 10, 8), TODO, RULES) == YELLOW
+    assert [s.key for s in ladder_slots(workdays_left(CAL, deadline, date(2026, 10, 8)), TODO, RULES)] == ["due"]
+    assert rungs(deadline, date(2026, 9, 20), date(2026, 10, 12)) == {
+        "2026-09-23": ["before5"], "2026-09-28": ["before3"], "2026-09-30": ["before1"], "2026-10-08": ["due"],
+        "2026-10-09": ["overdue1", "escalate_leader"], "2026-10-10": ["escalate_leader"],
+        "2026-10-12": ["escalate_leader"],
+    }
+
+
+def test_the_weekend_after_a_friday_deadline_is_overdue_not_due_today():
+    friday = date(2026, 11, 27)
+    assert workdays_left(CAL, friday, date(2026, 11, 27)) == 0
+    for day in (date(2026, 11, 28), date(2026, 11, 29)):  # Saturday, Sunday
+        assert workdays_left(CAL, friday, day) == -1
+        assert light(CAL, friday, day, TODO, RULES) == RED
+        assert days_phrase(workdays_left(CAL, friday, day)) == "已逾期 1 个工作日"
+    assert workdays_left(CAL, friday, date(2026, 11, 30)) == -1  # Monday: the first overdue working day
+    assert workdays_left(CAL, friday, date(2026, 12, 1)) == -2
+
+
+def test_last_overdue_deadline_matches_the_light():
+    for today in (date(2026, 10, 8), date(2026, 10, 9), date(2026, 11, 28), date(2026, 11, 30)):
+        cutoff = last_overdue_deadline(CAL, today)
+        for deadline in (today - timedelta(days=k) for k in range(12)):
+            assert (deadline <= cutoff) == (light(CAL, deadline, today, TODO, RULES) == RED), (today, deadline)
+
+
+def test_working_days_given_on_a_rest_day_count_from_the_next_working_day():
+    """Issue 10.9: "15个工作日" sent on Sunday 2026-11-29 answered "还剩 16 个工作日"."""
+    sunday = date(2026, 11, 29)
+    deadline = deadline_from(CAL, sunday, 15)
+    assert deadline == date(2026, 12, 18)  # Monday 11-30 is day 1, Friday 12-18 day 15
+    assert workdays_left(CAL, deadline, sunday) == 15
+    assert deadline_from(CAL, date(2026, 11, 30), 15) == date(2026, 12, 21)  # a Monday start is not counted
+    assert deadline_from(CAL, date(2026, 9, 30), 1) == date(2026, 10, 8)
+    assert deadline_from(CAL, date(2026, 10, 3), 1) == date(2026, 10, 8)  # 国庆: 10-08 is day 1

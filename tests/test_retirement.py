@@ -105,7 +105,7 @@ def test_category_of():
     assert category_of("男", "") == "男"
     assert category_of("男", "工人") == "男"
     assert category_of("女", "干部") == "女干部"
-    assert category_of("女", "") == "女干部"
+    assert category_of("女", "") is None  # neither 人员类别 nor 身份: 数据不全, not a silent 女干部
     assert category_of("女", "工人") == "女工人"
     assert category_of("女", "工勤") == "女工人"
     assert category_of("女", "干部", "女处级60") == "女处级60"  # the override wins
@@ -115,6 +115,18 @@ def test_category_of():
         category_of("女", "", "女工")
     with pytest.raises(ValueError, match="无法确定退休类别"):
         category_of("", "")
+
+
+def test_person_kind_decides_before_identity():
+    # issue 12.5: 人员类别 公务员/参公/事业管理/专业技术 puts a woman in the 原55 group whatever 身份 says
+    for kind in ("公务员", "参公", "事业管理", "专业技术"):
+        assert category_of("女", "工人", kind=kind, staffing_type="工勤编制") == "女干部"
+    assert category_of("女", "干部", kind="工勤") == "女工人"
+    assert category_of("女", "", staffing_type="工勤编制") == "女工人"
+    assert category_of("女", "", staffing_type="行政编制") is None
+    # a civil servant born 1972-06 with 身份 工人: 女干部, 8 months of delay → 2028-02 (女工人 would be 2022-06)
+    cat = category_of("女", "工人", kind="公务员")
+    assert retirement_month(date(1972, 6, 15), cat) == date(2028, 2, 1)
 
 
 def test_overdue_since_and_flexible_delay():

@@ -135,6 +135,34 @@ def test_rule_based_calendar():
     assert cal.is_provisional(D("2031-10-06"))
 
 
+def test_rule_based_years_follow_the_2025_holiday_rules():
+    """Issue 12.9: 劳动节 is 5月1日-2日 and 春节 is 除夕 to 初三 since the 2024 revision of
+    《全国年节及纪念日放假办法》; hand-checked on the 2028-2030 calendars."""
+    cal = WorkCalendar()
+    assert not cal.is_workday(D("2028-05-02"))  # Tuesday
+    assert not cal.is_workday(D("2029-05-02"))  # Wednesday
+    assert not cal.is_workday(D("2030-05-02"))  # Thursday
+    assert cal.add_workdays(D("2030-04-30"), 1) == D("2030-05-03")  # Friday: 05-01 and 05-02 are off
+    assert cal.workdays_between(D("2029-04-27"), D("2029-05-04")) == 3  # Mon 30, Thu 3, Fri 4
+    # 春节 2028: 正月初一 is Wednesday 01-26, so 除夕 01-25 to 初三 01-28 are off
+    assert [cal.is_workday(D(f"2028-01-{d}")) for d in (24, 25, 26, 27, 28, 31)] == [
+        True, False, False, False, False, True]
+    assert cal.add_workdays(D("2028-01-24"), 1) == D("2028-01-31")
+    assert cal.is_provisional(D("2028-05-02"))
+
+
+def test_a_partial_file_layers_on_the_rule_based_year():
+    """Issue 12.9: one override for a future year keeps its rule-based holidays and its 暂定 mark."""
+    cal = WorkCalendar({D("2028-06-16"): False})  # one county holiday (a Friday)
+    assert not cal.is_workday(D("2028-06-16"))
+    assert not cal.is_workday(D("2028-05-02")) and not cal.is_workday(D("2028-10-02"))
+    assert not cal.is_workday(D("2028-01-26"))
+    assert cal.is_provisional(D("2028-06-16"))
+    official = WorkCalendar({D("2028-06-16"): False}, official_years=[2028])
+    assert official.is_workday(D("2028-05-02"))  # the official file alone decides its holidays
+    assert not official.is_provisional(D("2028-06-16"))
+
+
 def test_never_raises_between_1900_and_2100():
     cal = WorkCalendar({D("2050-01-03"): False})
     for day in (D("1900-01-01"), D("1999-12-31"), D("2003-12-31"), D("2100-12-31")):
@@ -147,7 +175,8 @@ def test_never_raises_between_1900_and_2100():
         cal.provisional_between(day, day + timedelta(days=400))
     assert not cal.is_provisional(D("1990-06-01"))  # before the data: rule-based, not flagged
     assert cal.is_provisional(D("2100-12-31"))
-    assert not cal.is_provisional(D("2050-06-01"))  # one override makes the year loaded
+    assert cal.is_provisional(D("2050-06-01"))  # one override does not make the year official
+    assert not WorkCalendar({}, [2050]).is_provisional(D("2050-06-01"))
 
 
 def test_overrides_win_inside_the_package_years():
@@ -163,7 +192,8 @@ def test_overrides_win_inside_the_package_years():
 
 async def test_sample_file_makes_2027_final(db: Database):
     result = await import_file(db, "holidays", SAMPLE)
-    assert result.added == 32 and result.updated == 0 and not result.warnings
+    assert result.added == 32 and result.updated == 0
+    assert result.warnings == ["2027 年：已按全年正式安排计算，不再标注“暂定”"]
     assert result.summary().startswith("节假日安排导入完成：新增 32")
     cal = await load_calendar(db)
     assert not cal.is_provisional(D("2027-01-04"))
@@ -205,6 +235,28 @@ async def test_update_and_override_inside_2026(db: Database, tmp_path: Path):
     assert update.entity_id == "2026-11-25" and update.actor_user_id == "admin1"
     assert json.loads(update.detail)["fields"]["is_workday"] == [False, True]
     assert (await load_calendar(db)).is_workday(D("2026-11-25"))
+
+
+async def test_partial_file_keeps_the_year_provisional(db: Database, tmp_path: Path):
+    """Issue 12.9: importing one day of 2028 used to make the whole year plain Monday to Friday, final."""
+    path = write_csv(tmp_path / "h.csv", [["2028-06-16", "休息日", "县庆"]])
+    await import_file(db, "holidays", path)
+    cal = await load_calendar(db)
+    assert not cal.is_workday(D("2028-06-16"))
+    assert not cal.is_workday(D("2028-05-02")) and not cal.is_workday(D("2028-10-03"))
+    assert cal.is_provisional(D("2028-06-16"))
+    path = write_csv(tmp_path / "h.csv", [["2028-05-02", "休息日", "劳动节", "是"],
+                                          ["2028-10-03", "休息日", "国庆节", "否"]],
+                     headers=("日期", "类型", "说明", "全年正式安排"))
+    with pytest.raises(ImportRejected, match="全年正式安排: 与第2行不一致"):
+        await import_file(db, "holidays", path)
+    path = write_csv(tmp_path / "h.csv", [["2028-05-01", "休息日", "劳动节", "是"]],
+                     headers=("日期", "类型", "说明", "全年正式安排"))
+    await import_file(db, "holidays", path)
+    cal = await load_calendar(db)
+    assert not cal.is_provisional(D("2028-06-16"))
+    assert cal.is_workday(D("2028-05-02"))  # not in the official file: an ordinary Tuesday
+    assert not cal.is_workday(D("2028-06-16"))  # the earlier day still applies
 
 
 async def test_bad_file_writes_nothing(db: Database, tmp_path: Path):

@@ -209,6 +209,8 @@ def parse_id_number(value: Any) -> str:
     if isinstance(value, float):
         raise ValueError("被 Excel 存成了数字（末几位已丢失），请将该列设为文本格式后重新填写")
     code = _nfkc(value).replace(" ", "").upper()
+    if len(code) == 15 and code.isdigit():
+        raise ValueError(_fifteen_hint(code))
     if len(code) != 18:
         raise ValueError(f"应为18位，“{code}”为{len(code)}位")
     if not code[:17].isdigit() or not (code[17].isdigit() or code[17] == "X"):
@@ -219,6 +221,14 @@ def parse_id_number(value: Any) -> str:
     if id_check_char(code[:17]) != code[17]:
         raise ValueError("校验位不正确")
     return code
+
+
+def _fifteen_hint(code: str) -> str:
+    """How to turn a 15-digit (pre-1999) 身份证号 into its 18-digit form (GB 11643-1999): insert 19
+    before the 2-digit birth year and append the mod-11 check character."""
+    body = code[:6] + "19" + code[6:]
+    return (f"是15位旧号码，应为18位：在第6位后插入“19”补全出生年份，再按 GB 11643 计算第18位校验码，"
+            f"即 {body}{id_check_char(body)}（请与本人身份证核对后填写）")
 
 
 def mask_id(id_number: str) -> str:

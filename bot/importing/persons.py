@@ -6,6 +6,12 @@ in place, people no longer listed are deleted (移出), all in one transaction. 
 the file keep the stored values of people already in the snapshot. The same 身份证号 may appear in
 two units (the 预警 scan reports it as 一人多岗), not twice in one unit.
 
+人员状态: only the values in models.staffing are known; an unknown one is imported, counted as on the
+books, and named in one warning. 借调/挂职开始日期 (optional) is when work in 实际工作单位 began; without
+it the first import that shows the other unit is the start. The retirement category follows
+models.retirement.category_of (人员类别 before 身份); a woman with neither gets no retirement month.
+The rules are written out for offices in docs/rules.md.
+
 After a clean import `result.unit_ids` (also `units_in_last_import(result)`) holds the units whose
 warnings may have changed: the units in the file and the other units of people added or removed.
 """
@@ -45,7 +51,15 @@ from bot.importing.reader import Row
 from models.audit import AuditEvent
 from models.base import LOCAL_TZ, utcnow
 from models.retirement import CATEGORIES, FEMALE, category_of, retirement_month
-from models.staffing import LEADER_LEVELS, LEADER_RANKS, STAFFING_TYPES, Person
+from models.staffing import (
+    KNOWN_STATUSES,
+    LEADER_LEVELS,
+    LEADER_RANKS,
+    OFF_BOOKS_STATUSES,
+    ON_BOOKS_STATUSES,
+    STAFFING_TYPES,
+    Person,
+)
 from models.units import Unit
 
 PERSON_KINDS = ("公务员", "参公", "事业管理", "专业技术", "工勤")
@@ -65,6 +79,7 @@ COLUMNS = (
     Column("是否领导职务", "is_leader", parse_bool, default=False),
     Column("领导职数层级", "leader_level", choice(LEADER_LEVELS, "领导职数层级")),
     Column("正副", "leader_rank", choice(LEADER_RANKS, "正副")),
+    Column("借调/挂职开始日期", "elsewhere_start", parse_date, default=None),
     Column("人员状态", "status", text(20), default="在编在岗"),
     Column("退休类别", "retire_category", choice(CATEGORIES, "退休类别")),
     Column("弹性延迟退休至", "flexible_until", parse_date, default=None),
@@ -90,6 +105,7 @@ async def load(db: Database, rows: list[Row], job: ImportJob) -> None:
     parsed: Parsed = [(row, parse_columns(row, COLUMNS, errors)) for row in rows]
     for row, values in parsed:
         _check_person(row, values, errors)
+    _check_statuses(parsed, job)
     job.result.unit_ids = set()  # type: ignore[attr-defined]
     async with db.write() as session:
         units = UnitIndex(list((await session.exec(select(Unit))).all()))
@@ -124,6 +140,20 @@ def _check_person(row: Row, values: dict[str, Any], errors: ErrorLog) -> None:
     override, sex = values.get("retire_category") or "", values.get("sex")
     if sex and ((override == "男" and sex != "男") or (override in FEMALE and sex != "女")):
         errors.add(row.number, "退休类别", f"“{override}”与性别“{sex}”不符")
+
+
+def _check_statuses(parsed: Parsed, job: ImportJob) -> None:
+    """An unknown 人员状态 is imported and counted as on the books, with one warning naming the rows."""
+    unknown: dict[str, list[int]] = {}
+    for row, values in parsed:
+        status = values.get("status")
+        if status and status not in KNOWN_STATUSES:
+            unknown.setdefault(status, []).append(row.number)
+    for status, rows in unknown.items():
+        where = "、".join(f"第{n}行" for n in rows[:5]) + ("等" if len(rows) > 5 else "")
+        job.result.warnings.append(
+            f"{where}人员状态“{status}”不在已知取值中，按在编人员计算（在编：{'、'.join(ON_BOOKS_STATUSES)}；"
+            f"不占编制：{'、'.join(OFF_BOOKS_STATUSES)}）")
 
 
 def _resolve_units(row: Row, values: dict[str, Any], units: UnitIndex, errors: ErrorLog) -> None:
@@ -188,16 +218,17 @@ def _complete(values: dict[str, Any], prev: Person | None, today: date) -> dict[
     """The full row: file values, else stored values (same person), else defaults; derived fields."""
     out = {k: getattr(prev, k) if prev is not None else v for k, v in DEFAULTS.items()}
     out.update(values)
+    stated = out.pop("elsewhere_start", None)
     if out["work_unit_id"] is None:
-        out["work_elsewhere_since"] = None
+        out["work_elsewhere_since"], out["work_since_stated"] = None, False
+    elif stated is not None:  # 借调/挂职开始日期 from the file: the real start
+        out["work_elsewhere_since"], out["work_since_stated"] = stated, True
     elif prev is not None and prev.work_unit_id is not None and prev.work_elsewhere_since is not None:
-        out["work_elsewhere_since"] = prev.work_elsewhere_since
-    else:
-        out["work_elsewhere_since"] = today
-    worker = out["category"] == "工勤" or out["staffing_type"] == "工勤编制"
-    identity = out["identity"] or ("工人" if worker else "")
-    category = category_of(out["sex"], identity, out["retire_category"])
-    out["retirement_month"] = retirement_month(out["birth_date"], category)
+        out["work_elsewhere_since"], out["work_since_stated"] = prev.work_elsewhere_since, prev.work_since_stated
+    else:  # no start date given: counted from the first import that shows the other unit
+        out["work_elsewhere_since"], out["work_since_stated"] = today, False
+    category = category_of(out["sex"], out["identity"], out["retire_category"], out["category"], out["staffing_type"])
+    out["retirement_month"] = retirement_month(out["birth_date"], category) if category else None
     return out
 
 

@@ -1,4 +1,9 @@
-"""Import kind `units` (单位). Key: 统一社会信用代码."""
+"""Import kind `units` (单位). Key: 统一社会信用代码.
+
+A blank 编制 or 职数 cell is stored as None ("not entered", 数据不全), never as 0: the 预警 rules skip a
+figure that was not entered and say so once. 单位类别 is the truth for the rules; when it disagrees
+with the kind the credit code's first two characters imply, the import says so (a warning, not an error).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from bot.db import Database
 from bot.importing.base import Column, ErrorLog, ImportJob, KindSpec, first_seen, parse_columns
 from bot.importing.fields import choice, parse_bool, parse_count, parse_date, parse_uscc, text
 from bot.importing.reader import Row
-from models.units import UNIT_KINDS, Unit
+from models.units import UNIT_KINDS, USCC_KINDS, Unit
 
 COLUMNS = (
     Column("单位名称", "name", text(100), required=True),
@@ -20,14 +25,14 @@ COLUMNS = (
     Column("是否参公", "is_cangong", parse_bool, default=False),
     Column("主管部门", "supervisor_name", text(100)),
     Column("所在乡镇", "town", text(50)),
-    Column("行政编制", "est_admin", parse_count, default=0),
-    Column("政法专项编制", "est_legal", parse_count, default=0),
-    Column("事业编制", "est_public", parse_count, default=0),
-    Column("工勤编制", "est_worker", parse_count, default=0),
-    Column("单位领导正职职数", "posts_unit_chief", parse_count, default=0),
-    Column("单位领导副职职数", "posts_unit_deputy", parse_count, default=0),
-    Column("内设机构领导正职职数", "posts_dept_chief", parse_count, default=0),
-    Column("内设机构领导副职职数", "posts_dept_deputy", parse_count, default=0),
+    Column("行政编制", "est_admin", parse_count, default=None),
+    Column("政法专项编制", "est_legal", parse_count, default=None),
+    Column("事业编制", "est_public", parse_count, default=None),
+    Column("工勤编制", "est_worker", parse_count, default=None),
+    Column("单位领导正职职数", "posts_unit_chief", parse_count, default=None),
+    Column("单位领导副职职数", "posts_unit_deputy", parse_count, default=None),
+    Column("内设机构领导正职职数", "posts_dept_chief", parse_count, default=None),
+    Column("内设机构领导副职职数", "posts_dept_deputy", parse_count, default=None),
     Column("更新日期", "data_updated_on", parse_date, default=None),
 )
 
@@ -39,6 +44,7 @@ async def load(db: Database, rows: list[Row], job: ImportJob) -> None:
     errors = ErrorLog()
     parsed: Parsed = [(row, parse_columns(row, COLUMNS, errors)) for row in rows]
     _check_file(parsed, errors)
+    _check_kinds(parsed, job)
     async with db.write() as session:
         existing = {u.uscc: u for u in (await session.exec(select(Unit))).all()}
         _check_names(parsed, existing, errors)
@@ -56,6 +62,17 @@ def _check_file(parsed: Parsed, errors: ErrorLog) -> None:
         for attr, column in headers.items():
             if values.get(attr):
                 first_seen(errors, seen[attr], values[attr], row.number, column)
+
+
+def _check_kinds(parsed: Parsed, job: ImportJob) -> None:
+    """单位类别 against the credit code's first two characters: a warning, 单位类别 is kept."""
+    for row, values in parsed:
+        uscc, kind = values.get("uscc"), values.get("kind")
+        implied = USCC_KINDS.get((uscc or "")[:2])
+        if uscc and kind and implied and implied != kind:
+            job.result.warnings.append(
+                f"第{row.number}行 {values.get('name') or uscc}：单位类别为“{kind}”，统一社会信用代码以 {uscc[:2]} 开头"
+                f"（通常为{implied}）；预警按单位类别“{kind}”检查，请核对")
 
 
 def _check_names(parsed: Parsed, existing: dict[str, Unit], errors: ErrorLog) -> None:

@@ -4,7 +4,9 @@ A `Flow` is an ordered list of `Step`s and a `finish` coroutine; its state (curr
 answers so far) lives in the `dialogue` table keyed by (user, conversation), so it survives a
 restart and a user's single chat never mixes with a group chat. Like PTB's ConversationHandler,
 but persisted. Text that is a reserved word (取消, 上一步, 跳过, 确认) is handled here; any other
-text is the answer to the current step.
+text is the answer to the current step. Nothing written is lost: 上一步 keeps the earlier answer and
+shows it (保留 keeps it, a new answer replaces it; a multi-message step keeps its parts, which can be
+added to or cleared with 重写), and reserved words are never taken as free text.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 from sqlmodel import delete, select
 
 from bot.context import Context, Incoming, Reply
-from bot.render import Markdown
+from bot.render import Markdown, md_escape
 from bot.router import normalize
 from models.dialogue import Dialogue
 
@@ -27,6 +29,9 @@ BACK = {"上一步", "返回", "back"}
 SKIP = {"跳过", "无", "没有", "skip"}
 CONFIRM = {"确认", "确定", "是", "好", "ok", "提交"}
 DONE = {"完成", "好了", "结束", "写完了", "done"}
+KEEP = {"保留", "不变", "不改", "保持不变"}
+REWRITE = {"重写", "清空", "重新写"}
+CONTROL = CANCEL | BACK | SKIP | CONFIRM | DONE | KEEP | REWRITE  # never the text of a free-text step
 
 
 class Invalid(Exception):
@@ -45,14 +50,30 @@ class Step:
     optional: bool = False  # 跳过 leaves the answer empty
     choices: tuple[str, ...] = ()  # shown numbered; the parser receives the chosen text
     multi: bool = False  # several messages (and attachments) until 完成; the answer is their list
+    free_text: bool = False  # the answer is the user's own words: reserved words are refused, not kept
+    reserved: frozenset[str] = frozenset()  # more words that are never the text of this step (e.g. 不显示)
 
     def ask(self, data: dict[str, Any]) -> str:
         text = self.prompt(data) if callable(self.prompt) else self.prompt
         if self.choices:
             text += "\n\n" + "\n".join(f"{i}. {c}" for i, c in enumerate(self.choices, 1))
-        hints = (["可分几条发送，照片、文件也可以，发完回复 完成"] if self.multi else []) + [
+        kept = data.get(f"_{self.name}") if self.multi else None
+        if kept:
+            text += ("\n\n已记下的内容：\n" + "\n".join(kept) +
+                     "\n\n可以继续发送补充；回复 完成 保留以上内容；回复 重写 清空后重新写。")
+        elif f"_prev_{self.name}" in data:
+            prev = data[f"_prev_{self.name}"]
+            shown = data.get(f"_prev_{self.name}_label") or (prev if isinstance(prev, str) else "")
+            if shown:
+                text += f"\n\n原来填写的是：{shown}\n直接发送新的内容替换，回复 保留 不变。"
+            elif prev in ("", None):
+                text += "\n\n原来没有填写。"
+        hints = (["可分几条发送，照片、文件也可以，发完回复 完成"] if self.multi and not kept else []) + [
             "发送 上一步 返回", "取消 结束"] + (["跳过 不填"] if self.optional else [])
         return f"{text}\n\n（{'，'.join(hints)}）"
+
+    def is_reserved(self, word: str) -> bool:
+        return word in CONTROL or word in self.reserved
 
 
 @dataclass(frozen=True)
@@ -63,6 +84,7 @@ class Flow:
     summary: Callable[[dict[str, Any]], str]  # shown before 确认
     finish: Finisher
     timeout_minutes: int = 30
+    confirm: bool = True  # False: the last answer finishes at once (a one-step dialogue opened by a button)
     # stores the photos/files of a `multi` step: (msg, ctx, data) -> how many were kept
     on_attachment: Callable[[Incoming, Context, dict[str, Any]], Awaitable[int]] | None = None
 
@@ -81,14 +103,17 @@ class Dialogues:
         return row
 
     async def start(self, msg: Incoming, ctx: Context, flow_name: str, data: dict[str, Any] | None = None,
-                    ) -> Reply:
-        """Open (or restart) a dialogue and ask its first unanswered step."""
+                    note: str = "") -> Reply:
+        """Open (or restart) a dialogue and ask its first unanswered step (after `note`, if any)."""
         flow = self.flows[flow_name]
         data = dict(data or {})
         data.setdefault("_history", [])
         step = _first_open_step(flow, data)
         await self._save(ctx, msg, flow, step.name if step else "_confirm", data)
-        return self._ask(flow, step, data)
+        reply = self._ask(flow, step, data)
+        if note:
+            reply.data["text"] = Markdown(md_escape(note) + "\n\n" + _as_markdown(reply.data["text"]))
+        return reply
 
     async def handle(self, msg: Incoming, ctx: Context, row: Dialogue) -> Reply:
         flow = self.flows.get(row.flow)
@@ -112,8 +137,13 @@ class Dialogues:
             return await self._collect(msg, ctx, flow, step, data, word)
         if msg.attachments and not msg.text.strip():
             return Reply("message.md.j2", {"text": "这一步请用文字回答。\n\n" + step.ask(data)}, outcome="invalid")
-        if word in SKIP and step.optional:
-            value: Any = ""
+        if word in KEEP and f"_prev_{step.name}" in data:
+            value: Any = data[f"_prev_{step.name}"]
+        elif word in SKIP and step.optional:
+            value = ""
+        elif step.free_text and step.is_reserved(word):
+            return Reply("message.md.j2", {"text": f"“{msg.text.strip()}”是操作用语，没有当作内容。\n\n"
+                                                   + step.ask(data)}, outcome="invalid")
         else:
             try:
                 value = await step.parse(_choice(step, msg.text), msg, ctx, data)
@@ -121,8 +151,17 @@ class Dialogues:
                 await self._save(ctx, msg, flow, step.name, data)  # a parser may keep choices for the next try
                 return Reply("message.md.j2", {"text": f"{e}\n\n{step.ask(data)}"}, outcome="invalid")
         data[step.name] = value
+        return await self._next(msg, ctx, flow, step, data)
+
+    async def _next(self, msg: Incoming, ctx: Context, flow: Flow, step: Step, data: dict[str, Any]) -> Reply:
+        """`step` is answered: ask the next open one, the confirmation, or finish a flow without one."""
+        data.pop(f"_prev_{step.name}", None)
+        data.pop(f"_prev_{step.name}_label", None)
         data["_history"].append(step.name)
         nxt = _first_open_step(flow, data)
+        if nxt is None and not flow.confirm:
+            await self.close(ctx, msg)
+            return await flow.finish(msg, ctx, data)
         await self._save(ctx, msg, flow, nxt.name if nxt else "_confirm", data)
         return self._ask(flow, nxt, data)
 
@@ -130,14 +169,18 @@ class Dialogues:
                        word: str) -> Reply:
         """A `multi` step: keep texts and attachments until 完成."""
         parts: list[str] = data.setdefault(f"_{step.name}", [])
-        if word in DONE:
+        if word in DONE or word in CONFIRM or word in KEEP:
             if not parts and not data.get("_files"):
                 return Reply("message.md.j2", {"text": "还没有收到内容。\n\n" + step.ask(data)}, outcome="invalid")
             data[step.name] = await step.parse("\n".join(parts), msg, ctx, data)
-            data["_history"].append(step.name)
-            nxt = _first_open_step(flow, data)
-            await self._save(ctx, msg, flow, nxt.name if nxt else "_confirm", data)
-            return self._ask(flow, nxt, data)
+            return await self._next(msg, ctx, flow, step, data)
+        if word in REWRITE:
+            parts.clear()
+            await self._save(ctx, msg, flow, step.name, data)
+            return Reply("message.md.j2", {"text": "已清空，请重新发送。\n\n" + step.ask(data)})
+        if msg.text.strip() and step.is_reserved(word):
+            return Reply("message.md.j2", {"text": f"“{msg.text.strip()}”是操作用语，没有记为内容。\n\n"
+                                                   + step.ask(data)}, outcome="invalid")
         if msg.attachments:
             kept = await flow.on_attachment(msg, ctx, data) if flow.on_attachment else 0
             note = f"已收到 {kept} 个附件" if kept else "附件没有保存成功，请重新发送"
@@ -157,15 +200,19 @@ class Dialogues:
             step = _first_open_step(flow, data)
             return Reply("message.md.j2", {"text": "已经是第一步了。\n\n" + (step.ask(data) if step else "")})
         last = data["_history"].pop()
-        data.pop(last, None)
-        data.pop(f"_{last}", None)
         step = next(s for s in flow.steps if s.name == last)
+        previous = data.pop(last, None)
+        if not step.multi:  # a multi step keeps its parts (`_<name>`) and shows them
+            data[f"_prev_{last}"] = previous
+            if last == "unit" and data.get("unit_name"):  # show the unit by name, not by id
+                data[f"_prev_{last}_label"] = data["unit_name"]
         await self._save(ctx, msg, flow, step.name, data)
         return self._ask(flow, step, data)
 
     def _ask(self, flow: Flow, step: Step | None, data: dict[str, Any]) -> Reply:
         if step is None:
-            text = f"#### 请确认{flow.title}\n\n{flow.summary(data)}\n\n回复 确认 提交，上一步 修改，取消 放弃。"
+            back = "，上一步 修改" if flow.steps else ""
+            text = f"#### 请确认{flow.title}\n\n{flow.summary(data)}\n\n回复 确认 提交{back}，取消 放弃。"
             return Reply("message.md.j2", {"text": Markdown(text)})  # summary() escapes user text
         return Reply("message.md.j2", {"text": step.ask(data)})
 
@@ -205,6 +252,10 @@ def unit_step(skip_hint: str = "") -> Parser:
         raise Invalid(f"“{text}”对应多个单位，请回复序号选择：\n{listed}")
 
     return parse
+
+
+def _as_markdown(text: Any) -> str:
+    return text if isinstance(text, Markdown) else md_escape(str(text))
 
 
 def _first_open_step(flow: Flow, data: dict[str, Any]) -> Step | None:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlmodel import select
 
 from bot.context import Context, Incoming, Reply
-from bot.importing.fields import parse_date
+from bot.importing.fields import parse_date, parse_id, parse_int
 from bot.render import Markdown, md_escape
 from bot.roles import Right
 from bot.router import Command, Router
@@ -165,9 +165,12 @@ async def visit_to_problem(msg: Incoming, ctx: Context) -> Reply:
     from models import Problem
 
     token, _, when = ctx.raw_args.strip().partition(" ")
-    number = token.upper().removeprefix("ZF")
+    try:
+        number: int | None = parse_id(token.upper().removeprefix("ZF"), "走访记录号")
+    except ValueError:
+        number = None
     async with ctx.db.read() as session:
-        record = await session.get(VisitRecord, int(number)) if number.isdigit() else None
+        record = await session.get(VisitRecord, number) if number is not None else None
     if record is None:
         return text_reply(f"没有找到走访记录“{token}”。", "not_found")
     if record.problem_id is not None:
@@ -190,9 +193,12 @@ async def visit_to_problem(msg: Incoming, ctx: Context) -> Reply:
 async def adjust(msg: Incoming, ctx: Context) -> Reply:
     """调整走访 <单位> <组名> <月份>, with every hard constraint checked."""
     parts = ctx.raw_args.split()
-    if len(parts) < 3 or not parts[-1].rstrip("月").isdigit():
+    if len(parts) < 3:
         return usage("请写上单位、组名和月份。", "调整走访 单位 组名 月份", "调整走访 教育局 第二组 5")
-    month = int(parts[-1].rstrip("月"))
+    try:
+        month = parse_int(parts[-1].rstrip("月"), 1, 12, "月份")
+    except ValueError as e:
+        return usage(f"{e}。", "调整走访 单位 组名 月份", "调整走访 教育局 第二组 5")
     today = local_today(ctx.services.clock())
     async with ctx.db.write() as session:
         unit = await _one_unit(session, " ".join(parts[:-2]))

@@ -110,6 +110,32 @@ def parse_count(value: Any) -> int:
     return number
 
 
+def parse_int(value: Any, low: int, high: int, what: str = "数字") -> int:
+    """A whole number within [low, high] (chat arguments and cells alike); ValueError in Chinese.
+
+    The range check keeps numbers from chat within what the database stores (SQLite INTEGER)."""
+    raw = _nfkc(value).replace(",", "").lstrip("#").strip()
+    if re.fullmatch(r"-?\d{1,30}", raw) is None:
+        raise ValueError(f"{what}应为整数，而不是“{as_text(value)[:20]}”")
+    number = int(raw)
+    if not low <= number <= high:
+        raise ValueError(f"{what}应在 {low} 到 {high} 之间")
+    return number
+
+
+def parse_year(value: Any) -> int:
+    """A calendar year between 2000 and 2100."""
+    return parse_int(str(as_text(value)).removesuffix("年"), 2000, 2100, "年份")
+
+
+MAX_ID = 2**31 - 1  # the largest record number (ids, 会议号, 抽查编号) a chat argument may name
+
+
+def parse_id(value: Any, what: str = "编号") -> int:
+    """A record number such as a 会议号 or 抽查编号: 1 to MAX_ID."""
+    return parse_int(value, 1, MAX_ID, what)
+
+
 def parse_bool(value: Any) -> bool:
     """是 / 否."""
     if isinstance(value, bool):

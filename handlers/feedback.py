@@ -200,8 +200,8 @@ async def answer_feedback(msg: Incoming, ctx: Context) -> Reply:
             return text_reply(f"没有找到反馈“{number}”。", "not_found")
         if fb.status not in OPEN:
             return text_reply(f"{fb.number} 目前是“{fb.status}”，无需答复。")
-        return await ctx.services.dialogues.start(msg, ctx, ANSWER_FLOW.name,
-                                                  {"number": fb.number, "content": fb.content})
+        shown = "" if msg.is_group else fb.content[:40]  # a report's text is never shown in a group
+        return await ctx.services.dialogues.start(msg, ctx, ANSWER_FLOW.name, {"number": fb.number, "content": shown})
     return await _answer(ctx, number, text.strip())
 
 
@@ -217,7 +217,8 @@ async def _parse_answer(text: str, msg: Incoming, ctx: Context, data: dict[str, 
 
 ANSWER_FLOW = Flow(
     name="feedback.answer", title="答复监督员反馈",
-    steps=(Step("answer", lambda d: f"请写下对 {d['number']}（{d['content'][:40]}）的答复，监督员会收到：",
+    steps=(Step("answer", lambda d: f"请写下对 {d['number']}{'（' + d['content'] + '）' if d['content'] else ''}"
+                                    "的答复，监督员会收到：",
                 _parse_answer, free_text=True),),
     summary=lambda d: "", finish=_finish_answer, confirm=False,
 )
@@ -273,6 +274,8 @@ async def tell_feedback_solved(session: Any, ctx: Context, origin: str, problem_
 
 
 async def feedback_ledger(msg: Incoming, ctx: Context) -> Reply:
+    if msg.is_group:  # supervisors' reports are never listed in front of the units
+        return text_reply("反馈台账请在与我的单聊中查看，群里的内容各单位都能看到。", "redirected")
     async with ctx.db.read() as session:
         query = select(Feedback, Unit).outerjoin(Unit).where(Feedback.status.in_(OPEN))  # type: ignore[attr-defined]
         rows = (await session.exec(query.order_by(Feedback.id))).all()

@@ -163,6 +163,9 @@ async def test_feedback_in_a_group_is_moved_to_single_chat(chat, emulator, app):
     assert "单聊" in guided.text and "反馈类别" not in guided.text
     assert "单聊" in (await chat.say("jdy1", "我的反馈", group="cid-group-1")).text
     assert not await feedback_rows(app) and not emulator.pushes_to("bb_ywy1")
+    await chat.say("jdy1", "反馈 教育局 借调教师长期不归还")  # in single chat: filed
+    listing = await chat.say("bb_ywy1", "反馈台账", group="cid-group-1")
+    assert "单聊" in listing.text and "借调教师" not in listing.text
 
 
 # --- item 8: refusals say who may ----------------------------------------------------------------

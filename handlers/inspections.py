@@ -31,7 +31,11 @@ async def make_sanding_plan(msg: Incoming, ctx: Context) -> Reply:
     m = re.match(r"^(\d{4})\s*[-—~至到]\s*(\d{4})$", ctx.args.strip())
     if not m or not 1 <= int(m.group(2)) - int(m.group(1)) <= 9:
         return usage("请写上起止年份。", "生成三定问效计划 起始年-结束年", "生成三定问效计划 2027-2031")
-    years = list(range(int(m.group(1)), int(m.group(2)) + 1))
+    try:
+        first, last = parse_year(m.group(1)), parse_year(m.group(2))
+    except ValueError as e:
+        return usage(f"{e}。", "生成三定问效计划 起始年-结束年", "生成三定问效计划 2027-2031")
+    years = list(range(first, last + 1))
     today = local_today(ctx.services.clock())
     async with ctx.db.write() as session:
         units = (await session.exec(select(Unit.id))).all()

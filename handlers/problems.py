@@ -11,10 +11,11 @@ from sqlmodel import select
 from bot.context import Button, Context, Incoming, Reply
 from bot.dialogue import Flow, Invalid, Step
 from bot.files import FileStore, fetch_attachments
-from bot.importing.fields import parse_date
+from bot.importing.fields import parse_date, years_after
 from bot.roles import Right
 from bot.router import Command, Router
 from handlers.problem_common import (
+    DEADLINE_YEARS,
     not_found,
     office_people,
     problem_in_scope,
@@ -148,7 +149,7 @@ async def ask_extension(msg: Incoming, ctx: Context) -> Reply:
         return usage("请写上问题号、新的期限和理由。", EXTENSION_USAGE, example)
     token, when, reason = parts
     try:
-        new_deadline = parse_date(when)
+        new_deadline = parse_date(when, high=_latest(ctx))
     except ValueError as e:
         return usage(f"日期“{when}”看不懂：{e}", EXTENSION_USAGE, example)
     return await _request_extension(ctx, token, new_deadline, reason)
@@ -157,12 +158,16 @@ async def ask_extension(msg: Incoming, ctx: Context) -> Reply:
 async def _parse_extension(text: str, msg: Incoming, ctx: Context, data: dict[str, Any]) -> dict[str, str]:
     when, _, reason = text.strip().partition(" ")
     try:
-        day = parse_date(when)
+        day = parse_date(when, high=_latest(ctx))
     except ValueError as e:
         raise Invalid(f"日期“{when}”看不懂：{e}。") from None
     if len(reason.strip()) < 2:
         raise Invalid("请在日期后写上延期理由。")
     return {"when": day.isoformat(), "reason": reason.strip()}
+
+
+def _latest(ctx: Context) -> Any:
+    return years_after(local_today(ctx.services.clock()), DEADLINE_YEARS)
 
 
 async def _finish_extension(msg: Incoming, ctx: Context, data: dict[str, Any]) -> Reply:

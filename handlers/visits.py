@@ -11,7 +11,7 @@ from typing import Any
 from sqlmodel import select
 
 from bot.context import Context, Incoming, Reply
-from bot.importing.fields import parse_date, parse_id, parse_int
+from bot.importing.fields import parse_date, parse_id, parse_int, parse_year
 from bot.render import Markdown, md_escape
 from bot.roles import Right
 from bot.router import Command, Router
@@ -40,7 +40,11 @@ async def make_plan(msg: Incoming, ctx: Context) -> Reply:
     m = re.match(r"^(\d{4})\s*(?:从\s*(\d{1,2})\s*月)?", ctx.args)
     if not m:
         return usage("请写上年份。", "生成走访计划 年份 [从N月]", "生成走访计划 2027")
-    year, from_month = int(m.group(1)), int(m.group(2) or 1)
+    try:
+        year = parse_year(m.group(1))
+    except ValueError as e:
+        return usage(f"{e}。", "生成走访计划 年份 [从N月]", "生成走访计划 2027")
+    from_month = int(m.group(2) or 1)
     if not 1 <= from_month <= 12:
         return usage("月份应在 1-12 之间。", "生成走访计划 年份 [从N月]", "生成走访计划 2027 从5月")
     today = local_today(ctx.services.clock())
@@ -120,7 +124,7 @@ async def arrange(msg: Incoming, ctx: Context) -> Reply:
     if len(parts) < 2:
         return usage("请写上单位和日期。", "走访安排 单位 日期", "走访安排 教育局 2027-03-14")
     try:
-        day = parse_date(parts[1])
+        day = parse_date(parts[1], low=date(2000, 1, 1), high=date(2100, 12, 31))
     except ValueError as e:
         return usage(f"日期看不懂：{e}", "走访安排 单位 日期", "走访安排 教育局 2027-03-14")
     async with ctx.db.write() as session:

@@ -242,9 +242,15 @@ async def test_a_meeting_on_a_rest_day_is_confirmed_first(chat, emulator, app):
     ("同意绑定 99999999999999999999", "请写上申请编号"),
     ("随机抽查 99999999999999999999家 2人", "单位数应在 1 到 10000"),
     ("转整改 ZF99999999999999999999", "没有找到走访记录"),
+    ("交办 教育局 巡察 9999-12-31 超编借调人员3名", "不应晚于 2029-11-23"),
+    ("申请延期 ZG-2026-0001 9999-12-31 等待编委会", "不应晚于 2029-11-23"),
+    ("监督员会议 9999-12-31 会议室", "不应晚于 2027-11-23"),
+    ("生成三定问效计划 0001-0005", "年份应在 2000 到 2100"),
+    ("生成走访计划 0000", "年份应在 2000 到 2100"),
+    ("走访安排 教育局 9999-01-01", "不应晚于 2100-12-31"),
 ])
 async def test_numbers_from_chat_are_range_checked(chat, text, expect):
-    user = {"参加会议": "jdy1", "同意绑定": "admin1"}.get(text.split()[0], "bb_ywy1")
+    user = {"参加会议": "jdy1", "同意绑定": "admin1", "申请延期": "jyj_ll"}.get(text.split()[0], "bb_ywy1")
     reply = await chat.say(user, text)
     assert expect in reply.text, reply.text
     assert "出错" not in reply.text

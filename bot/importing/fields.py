@@ -83,13 +83,27 @@ def parse_datetime(value: Any) -> datetime:
         raise ValueError(f"无效的日期“{raw}”") from None
 
 
-def parse_date(value: Any) -> date:
-    """A date (a time after it is allowed and dropped)."""
+def parse_date(value: Any, *, low: date | None = None, high: date | None = None) -> date:
+    """A date (a time after it is allowed and dropped), optionally within [low, high]."""
     if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return parse_datetime(value).date()
+        day = value.date()
+    elif isinstance(value, date):
+        day = value
+    else:
+        day = parse_datetime(value).date()
+    if low is not None and day < low:
+        raise ValueError(f"日期 {day} 不应早于 {low}")
+    if high is not None and day > high:
+        raise ValueError(f"日期 {day} 不应晚于 {high}")
+    return day
+
+
+def years_after(day: date, years: int) -> date:
+    """The same day `years` later (28 February for 29 February): an upper bound for dates from chat."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
 
 
 def parse_count(value: Any) -> int:

@@ -141,6 +141,7 @@ class Dialogues:
             value: Any = data[f"_prev_{step.name}"]
         elif word in SKIP and step.optional:
             value = ""
+            data.pop(f"{step.name}_name", None)  # a name kept from an earlier answer no longer applies
         elif step.free_text and step.is_reserved(word):
             return Reply("message.md.j2", {"text": f"“{msg.text.strip()}”是操作用语，没有当作内容。\n\n"
                                                    + step.ask(data)}, outcome="invalid")
@@ -204,8 +205,8 @@ class Dialogues:
         previous = data.pop(last, None)
         if not step.multi:  # a multi step keeps its parts (`_<name>`) and shows them
             data[f"_prev_{last}"] = previous
-            if last == "unit" and data.get("unit_name"):  # show the unit by name, not by id
-                data[f"_prev_{last}_label"] = data["unit_name"]
+            if data.get(f"{last}_name"):  # e.g. the unit step keeps `unit_name`: show the name, not the id
+                data[f"_prev_{last}_label"] = data[f"{last}_name"]
         await self._save(ctx, msg, flow, step.name, data)
         return self._ask(flow, step, data)
 

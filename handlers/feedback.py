@@ -19,6 +19,7 @@ from models import Account, Feedback, FeedbackAttachment, Unit
 from models.feedback import CATEGORIES, OPEN
 from models.feedback_ops import accept, answer, file_feedback, to_problem
 from models.rectification import local_today
+from models.unit_match import match_units
 
 YES, NO = {"是", "可以", "同意", "显示", "1"}, {"否", "不", "不可以", "不显示", "匿名", "2"}
 
@@ -141,8 +142,6 @@ async def give_feedback(msg: Incoming, ctx: Context) -> Reply:
                                                   note=f"涉及单位：{data['unit_name']}。")
     data.update(content=text[:4000], _content=[text[:4000]])
     async with ctx.db.read() as session:
-        from models.unit_match import match_units
-
         several = await match_units(session, head) if rest.strip() else []
     if len(several) > 1:  # the first word names several units: the guided form's numbered choices
         data["_unit_choices"] = [(u.id, u.name) for u in several]

@@ -101,6 +101,18 @@ async def test_back_in_guided_feedback_keeps_and_shows_the_content(chat, app):
     assert fb.content == "借调5名教师\n已超过一年"
 
 
+async def test_back_to_the_unit_shows_it_by_name_and_skipping_clears_it(chat, app):
+    for text in ("反馈", "1", "教育局", "内容一", "完成"):
+        await chat.say("jdy1", text)
+    await chat.say("jdy1", "上一步")
+    back = await chat.say("jdy1", "上一步")
+    assert "原来填写的是：示例县教育局" in back.text
+    await chat.say("jdy1", "跳过")
+    await chat.say("jdy1", "完成")
+    summary = await chat.say("jdy1", "2")
+    assert "涉及单位：（未指定）" in summary.text and "内容一" in summary.text
+
+
 async def test_back_in_guided_feedback_can_replace_the_content(chat, app):
     for text in ("反馈", "2", "跳过", "旧的写法", "完成", "上一步", "重写", "新的写法", "完成", "2", "确认"):
         await chat.say("jdy1", text)

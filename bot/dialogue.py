@@ -142,9 +142,8 @@ class Dialogues:
         elif word in SKIP and step.optional:
             value = ""
             data.pop(f"{step.name}_name", None)  # a name kept from an earlier answer no longer applies
-        elif step.free_text and step.is_reserved(word):
-            return Reply("message.md.j2", {"text": f"“{msg.text.strip()}”是操作用语，没有当作内容。\n\n"
-                                                   + step.ask(data)}, outcome="invalid")
+        elif step.free_text and (refusal := _not_content(step, word, msg, ctx)):
+            return Reply("message.md.j2", {"text": f"{refusal}\n\n{step.ask(data)}"}, outcome="invalid")
         else:
             try:
                 value = await step.parse(_choice(step, msg.text), msg, ctx, data)
@@ -179,9 +178,8 @@ class Dialogues:
             parts.clear()
             await self._save(ctx, msg, flow, step.name, data)
             return Reply("message.md.j2", {"text": "已清空，请重新发送。\n\n" + step.ask(data)})
-        if msg.text.strip() and step.is_reserved(word):
-            return Reply("message.md.j2", {"text": f"“{msg.text.strip()}”是操作用语，没有记为内容。\n\n"
-                                                   + step.ask(data)}, outcome="invalid")
+        if msg.text.strip() and step.free_text and (refusal := _not_content(step, word, msg, ctx)):
+            return Reply("message.md.j2", {"text": f"{refusal}\n\n{step.ask(data)}"}, outcome="invalid")
         if msg.attachments:
             kept = await flow.on_attachment(msg, ctx, data) if flow.on_attachment else 0
             note = f"已收到 {kept} 个附件" if kept else "附件没有保存成功，请重新发送"
@@ -253,6 +251,17 @@ def unit_step(skip_hint: str = "") -> Parser:
         raise Invalid(f"“{text}”对应多个单位，请回复序号选择：\n{listed}")
 
     return parse
+
+
+def _not_content(step: Step, word: str, msg: Incoming, ctx: Context) -> str:
+    """Why a free-text answer is not taken as content (a reserved word, a bare command), or ""."""
+    text = msg.text.strip()
+    if step.is_reserved(word):
+        return f"“{text}”是操作用语，没有记为内容。"
+    match = ctx.services.router.match(text)
+    if match is not None and not match.args:
+        return f"“{text}”是一条命令，没有记为内容。要使用它，请先回复 取消 结束这次填写。"
+    return ""
 
 
 def _as_markdown(text: Any) -> str:

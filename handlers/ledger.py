@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from bot.context import Button, Context, Incoming, Reply
 from bot.dialogue import Flow, Invalid, Step, unit_step
+from bot.importing.fields import explain
 from bot.render import md_escape
 from bot.roles import Right, Role
 from bot.router import Command, Router
@@ -74,7 +75,7 @@ async def _parse_when(text: str, msg: Incoming, ctx: Context, data: dict[str, An
     try:
         return parse_deadline(text, cal, local_today(ctx.services.clock())).isoformat()
     except ValueError as e:
-        raise Invalid(f"期限“{text}”看不懂：{e}。可写日期（2026-12-31）或工作日数（15个工作日）。") from None
+        raise Invalid(f"{explain('期限', text, e)}。可写日期（2026-12-31）或工作日数（15个工作日）。") from None
 
 
 async def _parse_text(text: str, msg: Incoming, ctx: Context, data: dict[str, Any]) -> str:

@@ -11,7 +11,7 @@ from sqlmodel import select
 from bot.context import Button, Context, Incoming, Reply
 from bot.dialogue import Flow, Invalid, Step
 from bot.files import FileStore, fetch_attachments
-from bot.importing.fields import parse_date, years_after
+from bot.importing.fields import explain, parse_date, years_after
 from bot.roles import Right
 from bot.router import Command, Router
 from handlers.problem_common import (
@@ -151,7 +151,7 @@ async def ask_extension(msg: Incoming, ctx: Context) -> Reply:
     try:
         new_deadline = parse_date(when, high=_latest(ctx))
     except ValueError as e:
-        return usage(f"日期“{when}”看不懂：{e}", EXTENSION_USAGE, example)
+        return usage(explain("日期", when, e), EXTENSION_USAGE, example)
     return await _request_extension(ctx, token, new_deadline, reason)
 
 
@@ -160,7 +160,7 @@ async def _parse_extension(text: str, msg: Incoming, ctx: Context, data: dict[st
     try:
         day = parse_date(when, high=_latest(ctx))
     except ValueError as e:
-        raise Invalid(f"日期“{when}”看不懂：{e}。") from None
+        raise Invalid(f"{explain('日期', when, e)}。") from None
     if len(reason.strip()) < 2:
         raise Invalid("请在日期后写上延期理由。")
     return {"when": day.isoformat(), "reason": reason.strip()}

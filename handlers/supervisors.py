@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from bot.context import Button, Context, Incoming, Reply
 from bot.dialogue import Flow
-from bot.importing.fields import parse_date, parse_id, years_after
+from bot.importing.fields import explain, parse_date, parse_id, years_after
 from bot.notify import notify_users
 from bot.render import Markdown, md_escape
 from bot.roles import Right, Role
@@ -56,7 +56,7 @@ async def announce_meeting(msg: Incoming, ctx: Context) -> Reply:
     try:
         day = parse_date(when, high=years_after(local_today(ctx.services.clock()), 1))
     except ValueError as e:
-        return usage(f"日期“{when}”看不懂：{e}", "监督员会议 日期 地点", "监督员会议 2026-12-20 县委大楼三楼会议室")
+        return usage(explain("日期", when, e), "监督员会议 日期 地点", "监督员会议 2026-12-20 县委大楼三楼会议室")
     today = local_today(ctx.services.clock())
     if day <= today:
         return text_reply("会议日期应晚于今天。", "invalid")

@@ -11,7 +11,7 @@ from typing import Any
 from sqlmodel import select
 
 from bot.context import Context, Incoming, Reply
-from bot.importing.fields import parse_date, parse_id, parse_int, parse_year
+from bot.importing.fields import explain, parse_date, parse_id, parse_int, parse_year
 from bot.render import Markdown, md_escape
 from bot.roles import Right
 from bot.router import Command, Router
@@ -126,7 +126,7 @@ async def arrange(msg: Incoming, ctx: Context) -> Reply:
     try:
         day = parse_date(parts[1], low=date(2000, 1, 1), high=date(2100, 12, 31))
     except ValueError as e:
-        return usage(f"日期看不懂：{e}", "走访安排 单位 日期", "走访安排 教育局 2027-03-14")
+        return usage(explain("日期", parts[1], e), "走访安排 单位 日期", "走访安排 教育局 2027-03-14")
     async with ctx.db.write() as session:
         unit = await _one_unit(session, parts[0])
         if isinstance(unit, str):

@@ -23,6 +23,15 @@ TRUE_WORDS = {"是", "Y", "YES", "TRUE", "1", "√"}
 FALSE_WORDS = {"否", "N", "NO", "FALSE", "0", "×"}
 
 
+class OutOfRange(ValueError):
+    """A well-formed value outside its allowed range; the message stands on its own."""
+
+
+def explain(what: str, raw: str, error: ValueError) -> str:
+    """A parse error for a chat reply: `期限“明年”看不懂：…`, or the range message alone."""
+    return str(error) if isinstance(error, OutOfRange) else f"{what}“{raw}”看不懂：{error}"
+
+
 def as_text(value: Any) -> str:
     """Any cell as trimmed text; a whole-number float loses its `.0`."""
     if value is None:
@@ -92,9 +101,9 @@ def parse_date(value: Any, *, low: date | None = None, high: date | None = None)
     else:
         day = parse_datetime(value).date()
     if low is not None and day < low:
-        raise ValueError(f"日期 {day} 不应早于 {low}")
+        raise OutOfRange(f"日期 {day} 不应早于 {low}")
     if high is not None and day > high:
-        raise ValueError(f"日期 {day} 不应晚于 {high}")
+        raise OutOfRange(f"日期 {day} 不应晚于 {high}")
     return day
 
 
@@ -133,7 +142,7 @@ def parse_int(value: Any, low: int, high: int, what: str = "数字") -> int:
         raise ValueError(f"{what}应为整数，而不是“{as_text(value)[:20]}”")
     number = int(raw)
     if not low <= number <= high:
-        raise ValueError(f"{what}应在 {low} 到 {high} 之间")
+        raise OutOfRange(f"{what}应在 {low} 到 {high} 之间")
     return number
 
 

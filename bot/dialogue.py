@@ -59,7 +59,7 @@ class Step:
             text += "\n\n" + "\n".join(f"{i}. {c}" for i, c in enumerate(self.choices, 1))
         kept = data.get(f"_{self.name}") if self.multi else None
         if kept:
-            text += ("\n\n已记下的内容：\n" + "\n".join(kept) +
+            text += ("\n\n已记下的内容：\n" + "\n".join(f"- {part}" for part in kept) +
                      "\n\n可以继续发送补充；回复 完成 保留以上内容；回复 重写 清空后重新写。")
         elif f"_prev_{self.name}" in data:
             prev = data[f"_prev_{self.name}"]

@@ -80,7 +80,9 @@ class Dispatcher:
         """Decide the reply; returns (reply, command name, outcome, account id)."""
         verdict = self.limiter.check(msg.user_id or msg.conversation_id)
         if verdict != "ok":
-            notice = {"text": (msg.text.strip() or "图片或文件")[:30], "seconds": int(self.limiter.notice_seconds)}
+            shown = msg.text.strip() or "图片或文件"
+            notice = {"text": shown if len(shown) <= 30 else shown[:30] + "…",
+                      "seconds": int(self.limiter.notice_seconds)}
             return (Reply("rate_limited.md.j2", notice, outcome="rate_limited") if verdict == "notify" else None,
                     "", "rate_limited", None)
         async with self.services.db.read() as session:

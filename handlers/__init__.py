@@ -40,4 +40,5 @@ def register_flows() -> Dialogues:
     dialogues.add(feedback.ANSWER_FLOW)
     dialogues.add(supervisors.MEETING_FLOW)
     dialogues.add(problems.EXTEND_FLOW)
+    dialogues.add(visits.ARRANGE_FLOW)
     return dialogues

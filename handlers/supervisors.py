@@ -49,14 +49,14 @@ async def feedback_stats(msg: Incoming, ctx: Context) -> Reply:
 
 
 async def announce_meeting(msg: Incoming, ctx: Context) -> Reply:
-    """监督员会议 2026-12-20 地点: tell every supervisor now and remind them the working day before."""
+    """监督员会议 2026-12-21 地点: tell every supervisor now and remind them the working day before."""
     if not ctx.args:
         return await _list_meetings(ctx)
     when, _, place = ctx.raw_args.strip().partition(" ")
     try:
         day = parse_date(when, high=years_after(local_today(ctx.services.clock()), 1))
     except ValueError as e:
-        return usage(explain("日期", when, e), "监督员会议 日期 地点", "监督员会议 2026-12-20 县委大楼三楼会议室")
+        return usage(explain("日期", when, e), "监督员会议 日期 地点", "监督员会议 2026-12-21 县委大楼三楼会议室")
     today = local_today(ctx.services.clock())
     if day <= today:
         return text_reply("会议日期应晚于今天。", "invalid")
@@ -114,7 +114,7 @@ async def _list_meetings(ctx: Context) -> Reply:
             MeetingReply.meeting_id, MeetingReply.attending, func.count()).group_by(
             MeetingReply.meeting_id, MeetingReply.attending))).all()}
     if not meetings:
-        return usage("目前没有安排监督员会议。", "监督员会议 日期 地点", "监督员会议 2026-12-20 县委大楼三楼会议室")
+        return usage("目前没有安排监督员会议。", "监督员会议 日期 地点", "监督员会议 2026-12-21 县委大楼三楼会议室")
     lines = [f"- {m.id}号 {m.day} {md_escape(m.place)}：参加 {counts.get((m.id, True), 0)} 人，"
              f"请假 {counts.get((m.id, False), 0)} 人" for m in meetings]
     return text_reply(Markdown("#### 监督员会议\n\n" + "\n".join(lines)))

@@ -274,3 +274,23 @@ async def test_a_real_draw_still_rechecks(chat, app):
     assert "与当时结果一致" in (await chat.say("bb_ywy1", "复核抽查：1")).text
     async with app.db.read() as s:
         assert len((await s.exec(select(RandomDraw))).all()) == 1
+
+
+async def test_a_visit_on_a_rest_day_is_confirmed_first(make_bot, demo_db, emulator):
+    from bot.importing import import_file
+    from models import PlannedVisit, Unit
+    from tests.test_visits import DEMO
+
+    await import_file(demo_db, "groups", DEMO / "groups.csv")
+    app = await make_bot(clock=FakeClock(beijing("2026-11-23 10:00")))
+    chat = Chat(emulator)
+    await chat.say("bb_ywy1", "生成走访计划 2027")
+    async with app.db.read() as s:
+        visit = (await s.exec(select(PlannedVisit).where(PlannedVisit.month == 3))).first()
+        unit = await s.get(Unit, visit.unit_id)
+    warned = await chat.say("bb_ywy1", f"走访安排 {unit.name} 2027-03-14")
+    assert "星期日" in warned.text and "休息日" in warned.text
+    async with app.db.read() as s:
+        assert (await s.get(PlannedVisit, visit.id)).scheduled_on is None
+    assert "已安排 2027-03-14" in (await chat.say("bb_ywy1", "确认")).text
+    assert "已安排 2027-03-16" in (await chat.say("bb_ywy1", f"走访安排 {unit.name} 2027-03-16")).text

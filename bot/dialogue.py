@@ -119,7 +119,10 @@ class Dialogues:
         flow = self.flows.get(row.flow)
         if flow is None or row.expires_at < ctx.services.clock():
             await self.close(ctx, msg)
-            return Reply("message.md.j2", {"text": "上一次的对话已超时结束，请重新开始。"}, outcome="expired")
+            kept = written(flow, json.loads(row.data)) if flow else ""
+            text = "上一次的对话已超时结束，没有提交，请重新开始。"
+            text += f"\n\n您当时写下的内容：\n{kept}" if kept else ""
+            return Reply("message.md.j2", {"text": text}, outcome="expired")
         data = json.loads(row.data)
         word = normalize(msg.text)
         if word in CANCEL:
@@ -251,6 +254,18 @@ def unit_step(skip_hint: str = "") -> Parser:
         raise Invalid(f"“{text}”对应多个单位，请回复序号选择：\n{listed}")
 
     return parse
+
+
+def written(flow: Flow, data: dict[str, Any]) -> str:
+    """The user's own words in an unfinished dialogue (its free-text answers), to hand back when it ends
+    unsubmitted, so that nothing typed is lost."""
+    parts: list[str] = []
+    for step in flow.steps:
+        if step.multi:
+            parts += [str(p) for p in data.get(f"_{step.name}") or []]
+        elif step.free_text and isinstance(data.get(step.name), str) and data[step.name]:
+            parts.append(data[step.name])
+    return "\n".join(parts)
 
 
 def _not_content(step: Step, word: str, msg: Incoming, ctx: Context) -> str:

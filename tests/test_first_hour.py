@@ -294,3 +294,21 @@ async def test_a_visit_on_a_rest_day_is_confirmed_first(make_bot, demo_db, emula
         assert (await s.get(PlannedVisit, visit.id)).scheduled_on is None
     assert "已安排 2027-03-14" in (await chat.say("bb_ywy1", "确认")).text
     assert "已安排 2027-03-16" in (await chat.say("bb_ywy1", f"走访安排 {unit.name} 2027-03-16")).text
+
+
+async def test_a_timed_out_dialogue_hands_back_what_was_written(chat, emulator, app):
+    from datetime import timedelta
+
+    from jobs.dialogues import expire_dialogues
+
+    for text in ("反馈", "1", "跳过", "借调教师长期不归还", "已超过一年"):
+        await chat.say("jdy1", text)
+    app.services.clock.set(app.services.clock() + timedelta(minutes=31))
+    assert await expire_dialogues(app.services) == 1
+    [note] = await emulator.wait_push("jdy1")
+    assert "已自动结束" in note.text and "借调教师长期不归还\n已超过一年" in note.text
+    for text in ("交办", "教育局", "巡察", "超编借调人员3名"):
+        await chat.say("bb_ywy1", text)
+    app.services.clock.set(app.services.clock() + timedelta(minutes=31))  # the user writes before the job runs
+    late = await chat.say("bb_ywy1", "一个月内清退")
+    assert "已超时结束" in late.text and "超编借调人员3名" in late.text

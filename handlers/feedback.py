@@ -10,6 +10,7 @@ from sqlmodel import select
 from bot.context import Button, Context, Incoming, Reply
 from bot.dialogue import Flow, Invalid, Step, unit_step
 from bot.files import FileStore, fetch_attachments
+from bot.notify import notify_users
 from bot.render import md_escape
 from bot.roles import Right
 from bot.router import Command, Router
@@ -111,9 +112,19 @@ async def duty_staff(session: Any, ctx: Context) -> list[str]:
     return list(cfg.duty_user_ids) if cfg is not None and cfg.duty_user_ids else await office_people(session)
 
 
-GROUP_NOTE = ("反馈请在与我的单聊中发送（点我的头像，发消息），群里的内容各单位都能看到。"
-              "这条没有登记，也请不要在群里继续写反馈内容。")
+GROUP_NOTE = "反馈请在与我的单聊中发送，群里的内容各单位都能看到。这条没有登记，我已在单聊中提醒您。"
 _HEAD = re.compile(r"[\s:：,，、]+")
+
+
+async def _to_single_chat(msg: Incoming, ctx: Context) -> Reply:
+    """A short answer in the group; the conversation continues in single chat, with the text kept there."""
+    said = ctx.raw_args.strip()
+    text = ("您刚才在群里发送了反馈。为保护反映人，群里的反馈不会登记。请在这里发送 反馈 按步骤填写，"
+            "或一句话发送：反馈 单位 内容。" + (f"\n\n您在群里写的内容：{said}" if said else ""))
+    async with ctx.db.write() as session:
+        await notify_users(session, ctx.services.renderer, kind="feedback.group", key=msg.msg_id[:64],
+                           user_ids=[msg.user_id], template="message.md.j2", data={"text": text})
+    return text_reply(GROUP_NOTE, "redirected")
 
 
 def _without(data: dict[str, Any], *keys: str) -> dict[str, Any]:
@@ -124,7 +135,7 @@ async def give_feedback(msg: Incoming, ctx: Context) -> Reply:
     """`反馈` starts the guided dialogue; `反馈 教育局 内容…` files it in one message. Nothing typed is lost:
     when the first word is not a unit, the whole text is the content and the unit is asked for."""
     if msg.is_group:  # a supervisor's report is confidential: never filed in front of the units
-        return text_reply(GROUP_NOTE, "redirected")
+        return await _to_single_chat(msg, ctx)
     text = ctx.raw_args.strip()
     if not text:
         return await ctx.services.dialogues.start(msg, ctx, FILE_FLOW.name)

@@ -172,10 +172,14 @@ async def test_a_refused_message_is_named_so_it_can_be_resent(make_bot, emulator
 async def test_feedback_in_a_group_is_moved_to_single_chat(chat, emulator, app):
     reply = await chat.say("jdy1", "反馈 教育局 借调教师长期不归还", group="cid-group-1")
     assert reply.to == "cid-group-1" and "单聊" in reply.text and "没有登记" in reply.text
+    assert "借调教师" not in reply.text
+    [private] = await emulator.wait_push("jdy1")  # the conversation moves to single chat, the text kept there
+    assert "群里的反馈不会登记" in private.text and "教育局 借调教师长期不归还" in private.text
     guided = await chat.say("jdy1", "反馈", group="cid-group-1")
     assert "单聊" in guided.text and "反馈类别" not in guided.text
     assert "单聊" in (await chat.say("jdy1", "我的反馈", group="cid-group-1")).text
     assert not await feedback_rows(app) and not emulator.pushes_to("bb_ywy1")
+    assert "反馈类别" not in (await chat.say("jdy1", "1", group="cid-group-1")).text  # no dialogue in the group
     await chat.say("jdy1", "反馈 教育局 借调教师长期不归还")  # in single chat: filed
     listing = await chat.say("bb_ywy1", "反馈台账", group="cid-group-1")
     assert "单聊" in listing.text and "借调教师" not in listing.text

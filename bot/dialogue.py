@@ -12,6 +12,7 @@ added to or cleared with 重写), and reserved words are never taken as free tex
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -29,6 +30,7 @@ BACK = {"上一步", "返回", "back"}
 SKIP = {"跳过", "无", "没有", "skip"}
 CONFIRM = {"确认", "确定", "是", "好", "ok", "提交"}
 DONE = {"完成", "好了", "结束", "写完了", "done"}
+_RECORD_NUMBER = re.compile(r"(?:[a-z]{2}-?\d{4}-\d{1,5}|[a-z]{0,2}#?\d{1,10})")  # what buttons send: FK-2026-0001
 KEEP = {"保留", "不变", "不改", "保持不变"}
 REWRITE = {"重写", "清空", "重新写"}
 CONTROL = CANCEL | BACK | SKIP | CONFIRM | DONE | KEEP | REWRITE  # never the text of a free-text step
@@ -274,7 +276,7 @@ def _not_content(step: Step, word: str, msg: Incoming, ctx: Context) -> str:
     if step.is_reserved(word):
         return f"“{text}”是操作用语，没有记为内容。"
     match = ctx.services.router.match(text)
-    if match is not None and not match.args:
+    if match is not None and (not match.args or _RECORD_NUMBER.fullmatch(match.args)):  # `帮助`, a button's text
         return f"“{text}”是一条命令，没有记为内容。要使用它，请先回复 取消 结束这次填写。"
     return ""
 

@@ -94,6 +94,7 @@ async def test_back_in_guided_feedback_keeps_and_shows_the_content(chat, app):
     refused = await say("jdy1", "不显示")  # meant for the next step: never content
     assert "没有记为内容" in refused.text
     assert "一条命令" in (await say("jdy1", "我的反馈")).text  # a bare command is not content either
+    assert "一条命令" in (await say("jdy1", "参加会议 1")).text  # nor a button's text
     assert "第 2 段" in (await say("jdy1", "已超过一年")).text
     assert "显示您的姓名" in (await say("jdy1", "确认")).text  # 确认 ends the content step
     await say("jdy1", "2")

@@ -61,7 +61,7 @@ class Step:
             text += "\n\n" + "\n".join(f"{i}. {c}" for i, c in enumerate(self.choices, 1))
         kept = data.get(f"_{self.name}") if self.multi else None
         if kept:
-            text += ("\n\n已记下的内容：\n" + "\n".join(f"- {part}" for part in kept) +
+            text += ("\n\n已记下的内容：\n\n" + "\n".join(f"- {part}" for part in kept) +
                      "\n\n可以继续发送补充；回复 完成 保留以上内容；回复 重写 清空后重新写。")
         elif f"_prev_{self.name}" in data:
             prev = data[f"_prev_{self.name}"]
@@ -136,7 +136,11 @@ class Dialogues:
             if word in CONFIRM:
                 await self.close(ctx, msg)
                 return await flow.finish(msg, ctx, data)
-            return Reply("message.md.j2", {"text": "请回复 确认 提交，或 上一步 修改，或 取消。"}, outcome="invalid")
+            back = "，上一步 修改" if flow.steps else ""
+            said = msg.text.strip()
+            unhandled = f"刚才这条“{said[:30]}”没有处理，需要时请之后重新发送。" if said else ""
+            text = f"“{flow.title}”还在等您确认：请回复 确认 提交{back}，或 取消 放弃。{unhandled}"
+            return Reply("message.md.j2", {"text": text}, outcome="invalid")
         step = next(s for s in flow.steps if s.name == row.state)
         if step.multi:
             return await self._collect(msg, ctx, flow, step, data, word)

@@ -159,7 +159,7 @@ async def give_feedback(msg: Incoming, ctx: Context) -> Reply:
         listed = "\n".join(f"{i}. {u.name}" for i, u in enumerate(several, 1))
         note = f"反馈内容已记下。“{head}”对应多个单位，请回复序号选择：\n{listed}"
     else:
-        note = "反馈内容已记下，但没有识别出涉及的单位。"
+        note = f"反馈内容已记下：{text[:200]}\n\n但没有识别出涉及的单位。"
     return await ctx.services.dialogues.start(msg, ctx, FILE_FLOW.name, data, note=note)
 
 

@@ -243,6 +243,8 @@ async def test_common_variants_and_a_lone_mention(chat):
 async def test_a_meeting_on_a_rest_day_is_confirmed_first(chat, emulator, app):
     warned = await chat.say("bb_ywy1", "监督员会议 2026-12-20 县委大楼三楼会议室")
     assert "星期日" in warned.text and "休息日" in warned.text and "确认" in warned.text
+    other = await chat.say("bb_ywy1", "台账")  # another message meanwhile is named, not silently swallowed
+    assert "还在等您确认" in other.text and "“台账”没有处理" in other.text
     async with app.db.read() as s:
         assert not (await s.exec(select(Meeting))).all()
     assert "已通知 2 位监督员" in (await chat.say("bb_ywy1", "确认")).text

@@ -42,12 +42,9 @@ async def make_plan(msg: Incoming, ctx: Context) -> Reply:
     if not m:
         return usage("请写上年份。", "生成走访计划 年份 [从N月]", "生成走访计划 2027")
     try:
-        year = parse_year(m.group(1))
+        year, from_month = parse_year(m.group(1)), parse_int(m.group(2) or 1, 1, 12, "月份")
     except ValueError as e:
-        return usage(f"{e}。", "生成走访计划 年份 [从N月]", "生成走访计划 2027")
-    from_month = int(m.group(2) or 1)
-    if not 1 <= from_month <= 12:
-        return usage("月份应在 1-12 之间。", "生成走访计划 年份 [从N月]", "生成走访计划 2027 从5月")
+        return usage(f"{e}。", "生成走访计划 年份 [从N月]", "生成走访计划 2027 从5月")
     today = local_today(ctx.services.clock())
     async with ctx.db.read() as session:
         instance, groups = await build_instance(session, year, from_month, today)

@@ -103,7 +103,9 @@ async def _submit(msg: Incoming, ctx: Context, data: dict[str, Any]) -> Reply:
                    template="feedback_filed.md.j2", data=info,
                    buttons=[Button("受理", f"受理 {fb.number}"), Button("转整改", f"转整改 {fb.number}"),
                             Button("答复", f"答复 {fb.number}")])
-    return text_reply(f"已收到您的反馈，回执号 {fb.number}。编办处理的每一步都会告诉您，发送 我的反馈 可随时查看。")
+    unit = f"（涉及单位：{data['unit_name']}）" if data.get("unit") and data.get("unit_name") else ""
+    return text_reply(f"已收到您的反馈{unit}，回执号 {fb.number}。"
+                      "编办处理的每一步都会告诉您，发送 我的反馈 可随时查看。")
 
 
 async def duty_staff(session: Any, ctx: Context) -> list[str]:

@@ -40,7 +40,7 @@ def press(sent, title: str) -> str:
 
 async def test_one_line_feedback_with_full_width_spaces_keeps_unit_and_content(chat, emulator, app):
     receipt = await chat.say("jdy1", "反馈　教育局　借调教师长期不归还")
-    assert "回执号 FK-2026-0001" in receipt.text
+    assert "回执号 FK-2026-0001" in receipt.text and "涉及单位：示例县教育局" in receipt.text
     [office] = await emulator.wait_push("bb_ywy1")
     assert "示例县教育局" in office.text and "借调教师长期不归还" in office.text and "未指定" not in office.text
     [fb] = await feedback_rows(app)

@@ -58,7 +58,7 @@ class ServerConfig:
 @dataclass(frozen=True)
 class BotConfig:
     timezone: str = "Asia/Shanghai"
-    rate_limit_count: int = 20  # messages a user may send ...
+    rate_limit_count: int = 60  # messages a user may send (a flood guard: nobody types this fast) ...
     rate_limit_seconds: int = 60  # ... within this window
     log_level: str = "INFO"
 

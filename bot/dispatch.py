@@ -12,7 +12,7 @@ from sqlmodel import update
 from bot.context import Attachment, Context, Incoming, Reply, Services
 from bot.dingtalk_api import DingTalkAPI, DingTalkError
 from bot.render import robot_message, webhook_body
-from bot.roles import Right, Role, rights_of
+from bot.roles import Right, Role, holders, rights_of, role_labels
 from bot.router import RateLimiter, Router, as_dict
 from models import InboundMessage, Unit
 from models.accounts import account_by_user
@@ -80,7 +80,10 @@ class Dispatcher:
         """Decide the reply; returns (reply, command name, outcome, account id)."""
         verdict = self.limiter.check(msg.user_id or msg.conversation_id)
         if verdict != "ok":
-            return (Reply("rate_limited.md.j2", outcome="rate_limited") if verdict == "notify" else None,
+            shown = msg.text.strip() or "图片或文件"
+            notice = {"text": shown if len(shown) <= 30 else shown[:30] + "…",
+                      "seconds": int(self.limiter.notice_seconds)}
+            return (Reply("rate_limited.md.j2", notice, outcome="rate_limited") if verdict == "notify" else None,
                     "", "rate_limited", None)
         async with self.services.db.read() as session:
             account = await account_by_user(session, msg.user_id) if msg.user_id else None
@@ -109,9 +112,9 @@ class Dispatcher:
             if account is None:
                 return Reply("unknown_user.md.j2", {"nick": msg.nick}, outcome="denied"), command.name, \
                     "denied", None
-            allowed = [as_dict(c) for c in self.router.suggest(msg.text, rights)]
-            return Reply("denied.md.j2", {"command": command.name, "suggestions": allowed},
-                         outcome="denied"), command.name, "denied", account_id
+            related = [as_dict(c) for c in self.router.related(command, rights)]
+            data = {"command": command.name, "holders": role_labels(holders(command.right)), "suggestions": related}
+            return Reply("denied.md.j2", data, outcome="denied"), command.name, "denied", account_id
         ctx.args, ctx.raw_args = match.args, match.raw_args
         reply = await command.handler(msg, ctx)
         return reply, command.name, reply.outcome, account_id

@@ -80,5 +80,10 @@ def rights_of(roles: list[Role]) -> frozenset[Right]:
     return frozenset(granted)
 
 
+def holders(right: Right) -> list[Role]:
+    """The roles that grant `right` (who may use a command), in the usual order."""
+    return [r for r in Role if right in rights_of([r])]
+
+
 def role_labels(roles: list[Role]) -> str:
     return "、".join(ROLE_LABELS[r] for r in roles) or "无"

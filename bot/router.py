@@ -2,7 +2,9 @@
 
 Text is normalised (full-width → half-width, @-mentions, extra spaces and trailing punctuation
 removed) and matched against command names and aliases, longest first, so `申请绑定教育局` and
-`申请绑定 教育局` both work. First match wins; unmatched text gets the closest commands.
+`申请绑定 教育局` both work; a colon or comma right after the command word is a separator
+(`进度：SP-2026-0014`). Common variants of a command word (`台帐`) are its aliases. A lone
+@-mention reads as 帮助. First match wins; unmatched text gets the closest commands.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ Handler = Callable[["Incoming", "Context"], Awaitable["Reply"]]
 
 _MENTION = re.compile(r"^(?:@\S+\s*)+")
 _SPACES = re.compile(r"\s+")
+_LINE_SPACES = re.compile(r"[^\S\n]+")  # full-width and other spaces within a line
 _TRAILING = ".。!！?？~～"
+_SEPARATORS = ":：,，"  # `进度：SP-…` and `台账，红灯` read as `进度 SP-…`, `台账 红灯`
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,7 @@ class Router:
         self._words: list[tuple[str, Command]] = []
         self.attachment_handler: Handler | None = None  # photos and files without a command
         self.fallbacks: list[Callable[..., Awaitable[Reply | None]]] = []  # tried before "没有听懂"
+        self.mention_only = "帮助"  # what a bare @-mention of the bot means
 
     def add(self, command: Command) -> None:
         for word in command.words:
@@ -84,13 +89,17 @@ class Router:
     def match(self, text: str) -> Match | None:
         norm = normalize(text)
         raw = strip_mentions(text)
+        if not norm and text.strip().startswith("@"):
+            norm = raw = self.mention_only
         for word, command in self._words:
             if norm == word or norm.startswith(word):
                 rest = norm[len(word):]
                 # a Latin/digit command word must end at a word boundary; Chinese words need not
                 if rest and word[-1].isascii() and rest[0].isalnum():
                     continue
-                return Match(command, rest.strip(), _raw_rest(raw, word) or rest.strip())
+                rest = _after_separator(rest)
+                own = _LINE_SPACES.sub(" ", _after_separator(_raw_rest(raw, word)))
+                return Match(command, rest, own or rest)
         return None
 
     def suggest(self, text: str, rights: frozenset[Right], n: int = 3) -> list[Command]:
@@ -110,6 +119,16 @@ class Router:
     def allowed(self, rights: frozenset[Right]) -> list[Command]:
         return [c for c in self._commands if c.right in rights]
 
+    def related(self, command: Command, rights: frozenset[Right], n: int = 3) -> list[Command]:
+        """Commands of the same topic that the sender may use (for a refusal), closest first."""
+        same = [c for c in self.allowed(rights) if c.topic == command.topic and c is not command]
+        return sorted(same, key=lambda c: -len(set(c.name) & set(command.name)))[:n]
+
+
+def _after_separator(rest: str) -> str:
+    """The arguments without a leading `：:，,` (and the spaces around it)."""
+    return rest.strip().lstrip(_SEPARATORS).strip()
+
 
 def _raw_rest(raw: str, word: str) -> str:
     """The user's own text after the command word, when the word is a clean prefix of it."""
@@ -118,10 +137,14 @@ def _raw_rest(raw: str, word: str) -> str:
 
 
 class RateLimiter:
-    """At most `count` messages per `seconds` per user; the first refusal says so, later ones are silent."""
+    """At most `count` messages per `seconds` per user: a flood guard set well above what anyone types
+    (a guided dialogue answered at speed stays far below it). A refusal says so, naming the refused
+    message, at most once per `notice_seconds`; the refusals in between are silent (the notice says so)."""
 
-    def __init__(self, count: int, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, count: int, seconds: float, clock: Callable[[], float] = time.monotonic,
+                 notice_seconds: float = 10.0) -> None:
         self.count, self.seconds, self._clock = count, seconds, clock
+        self.notice_seconds = min(notice_seconds, seconds)
         self._seen: dict[str, deque[float]] = {}
         self._warned: dict[str, float] = {}
 
@@ -135,7 +158,7 @@ class RateLimiter:
             seen.append(now)
             self._warned.pop(user, None)
             return "ok"
-        if self._warned.get(user, -1e18) > now - self.seconds:
+        if self._warned.get(user, -1e18) > now - self.notice_seconds:
             return "drop"
         self._warned[user] = now
         return "notify"

@@ -37,4 +37,8 @@ def register_flows() -> Dialogues:
     dialogues = Dialogues()
     dialogues.add(ledger.ASSIGN_FLOW)
     dialogues.add(feedback.FILE_FLOW)
+    dialogues.add(feedback.ANSWER_FLOW)
+    dialogues.add(supervisors.MEETING_FLOW)
+    dialogues.add(problems.EXTEND_FLOW)
+    dialogues.add(visits.ARRANGE_FLOW)
     return dialogues

@@ -196,7 +196,7 @@ async def _set_opt_out(ctx: Context, out: bool) -> Reply:
 def register(router: Router) -> None:
     add = router.add
     add(Command("进度", progress, Right.PROBLEM_VIEW, "查询审批事项办到哪个环节、谁在办", "进度 事项编号或名称",
-                aliases=("审批进度", "查进度"), topic="审批"))
+                aliases=("审批进度", "查进度", "查询进度", "办理进度"), topic="审批"))
     add(Command("联系经办人", contact_handler, Right.PROBLEM_VIEW, "请审批经办人与您联系", "联系经办人 事项编号",
                 topic="审批"))
     add(Command("我的审批", unit_items, Right.UNIT_OWN, "本单位在办和近30天办结的审批事项", aliases=("本单位审批",),

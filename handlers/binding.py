@@ -7,6 +7,7 @@ import json
 from sqlmodel import select
 
 from bot.context import Button, Context, Incoming, Reply
+from bot.importing.fields import parse_id
 from bot.notify import notify_users
 from bot.roles import UNIT_ROLES, Right, Role, parse_roles, role_labels
 from bot.router import Command, Router
@@ -64,7 +65,10 @@ def _unit_choice(text: str, units: list[Unit]) -> Reply:
 
 def _parse_id(args: str) -> tuple[int | None, str]:
     head, _, rest = args.strip().lstrip("#").partition(" ")
-    return (int(head), rest.strip()) if head.isdigit() else (None, args)
+    try:
+        return parse_id(head, "申请编号"), rest.strip()
+    except ValueError:
+        return None, args
 
 
 async def approve_binding(msg: Incoming, ctx: Context) -> Reply:

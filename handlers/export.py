@@ -78,4 +78,4 @@ def register(router: Router) -> None:
     router.add(Command("导出走访计划", export_roster, Right.OFFICE_VIEW, "导出走访计划 Excel（每组一页、每月一页）",
                        topic="走访"))
     router.add(Command("导出台账", export_ledger, Right.OFFICE_VIEW, "导出整改台账 Excel（按单位汇总、灯色标注）",
-                       aliases=("台账导出", "导出"), topic="整改"))
+                       aliases=("台账导出", "导出台帐", "台帐导出", "导出"), topic="整改"))

@@ -10,6 +10,7 @@ from sqlalchemy import delete
 from sqlmodel import select
 
 from bot.context import Context, Incoming, Reply
+from bot.importing.fields import parse_id, parse_int, parse_year
 from bot.render import Markdown, md_escape
 from bot.roles import Right, Role
 from bot.router import Command, Router
@@ -30,7 +31,11 @@ async def make_sanding_plan(msg: Incoming, ctx: Context) -> Reply:
     m = re.match(r"^(\d{4})\s*[-—~至到]\s*(\d{4})$", ctx.args.strip())
     if not m or not 1 <= int(m.group(2)) - int(m.group(1)) <= 9:
         return usage("请写上起止年份。", "生成三定问效计划 起始年-结束年", "生成三定问效计划 2027-2031")
-    years = list(range(int(m.group(1)), int(m.group(2)) + 1))
+    try:
+        first, last = parse_year(m.group(1)), parse_year(m.group(2))
+    except ValueError as e:
+        return usage(f"{e}。", "生成三定问效计划 起始年-结束年", "生成三定问效计划 2027-2031")
+    years = list(range(first, last + 1))
     today = local_today(ctx.services.clock())
     async with ctx.db.write() as session:
         units = (await session.exec(select(Unit.id))).all()
@@ -46,7 +51,10 @@ async def make_sanding_plan(msg: Incoming, ctx: Context) -> Reply:
 
 
 async def show_sanding(msg: Incoming, ctx: Context) -> Reply:
-    year = int(ctx.args) if ctx.args.strip().isdigit() else local_today(ctx.services.clock()).year
+    try:
+        year = parse_year(ctx.args) if ctx.args.strip() else local_today(ctx.services.clock()).year
+    except ValueError as e:
+        return usage(f"{e}。", "三定问效 [年份]", "三定问效 2027")
     async with ctx.db.read() as session:
         rows = (await session.exec(select(SandingPlan, Unit).join(Unit).where(SandingPlan.year == year)
                                    .order_by(Unit.id))).all()
@@ -61,7 +69,10 @@ async def random_inspection(msg: Incoming, ctx: Context) -> Reply:
     m = re.match(r"^(\d+)\s*(?:家|个)?\s+(\d+)\s*人?$", ctx.args.strip())
     if not m:
         return usage("请写上抽几家单位、几名检查人员。", "随机抽查 N家 M人", "随机抽查 5家 2人")
-    n_units, n_people = int(m.group(1)), int(m.group(2))
+    try:
+        n_units, n_people = parse_int(m.group(1), 1, 10_000, "单位数"), parse_int(m.group(2), 1, 10_000, "人数")
+    except ValueError as e:
+        return usage(f"{e}。", "随机抽查 N家 M人", "随机抽查 5家 2人")
     async with ctx.db.write() as session:
         unit_pool = sorted((await session.exec(select(Unit.id))).all())
         inspectors = sorted(a.user_id for a in await accounts_with_role(session, Role.OFFICE_STAFF))
@@ -82,12 +93,16 @@ async def random_inspection(msg: Incoming, ctx: Context) -> Reply:
 
 async def recheck(msg: Incoming, ctx: Context) -> Reply:
     """复核抽查 <编号>: re-run the draw from its recorded seed and pools."""
-    if not ctx.args.strip().isdigit():
+    if not ctx.args.strip():
         return usage("请写上抽查编号。", "复核抽查 编号", "复核抽查 3")
+    try:
+        number = parse_id(ctx.args.split()[0], "抽查编号")
+    except ValueError as e:
+        return usage(f"{e}。", "复核抽查 编号", "复核抽查 3")
     async with ctx.db.read() as session:
-        record = await session.get(RandomDraw, int(ctx.args.strip()))
+        record = await session.get(RandomDraw, number)
         if record is None:
-            return text_reply(f"没有第 {ctx.args.strip()} 号抽查。", "not_found")
+            return text_reply(f"没有第 {number} 号抽查。", "not_found")
         units, people = draw(record.seed, json.loads(record.unit_pool), record.units_wanted,
                              json.loads(record.inspector_pool), record.inspectors_wanted)
         same = units == json.loads(record.units) and people == json.loads(record.inspectors)
@@ -113,4 +128,5 @@ def register(router: Router) -> None:
     add(Command("三定问效", show_sanding, Right.OFFICE_VIEW, "查看某年的三定问效单位", "三定问效 [年份]", topic="走访"))
     add(Command("随机抽查", random_inspection, Right.OFFICE_HANDLE, "双随机抽取单位和检查人员（可复核）",
                 "随机抽查 N家 M人", aliases=("双随机",), topic="走访"))
-    add(Command("复核抽查", recheck, Right.MEMBER, "用记录的种子重新摇号核对", "复核抽查 编号", topic="走访"))
+    add(Command("复核抽查", recheck, Right.MEMBER, "用记录的种子重新摇号核对", "复核抽查 编号",
+                aliases=("抽查复核", "复核摇号"), topic="走访"))

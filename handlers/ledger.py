@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from bot.context import Button, Context, Incoming, Reply
 from bot.dialogue import Flow, Invalid, Step, unit_step
+from bot.importing.fields import explain
 from bot.render import md_escape
 from bot.roles import Right, Role
 from bot.router import Command, Router
@@ -74,7 +75,7 @@ async def _parse_when(text: str, msg: Incoming, ctx: Context, data: dict[str, An
     try:
         return parse_deadline(text, cal, local_today(ctx.services.clock())).isoformat()
     except ValueError as e:
-        raise Invalid(f"期限“{text}”看不懂：{e}。可写日期（2026-12-31）或工作日数（15个工作日）。") from None
+        raise Invalid(f"{explain('期限', text, e)}。可写日期（2026-12-31）或工作日数（15个工作日）。") from None
 
 
 async def _parse_text(text: str, msg: Incoming, ctx: Context, data: dict[str, Any]) -> str:
@@ -247,8 +248,8 @@ ASSIGN_FLOW = Flow(
     steps=(
         Step("unit", "请发送被交办的单位（全称或简称）：", _parse_unit),
         Step("source", "问题来源是？请回复序号或名称：", _parse_source, choices=SOURCES),
-        Step("description", "请描述问题：", _parse_text),
-        Step("requirement", "整改要求是？", _parse_text, optional=True),
+        Step("description", "请描述问题：", _parse_text, free_text=True),
+        Step("requirement", "整改要求是？", _parse_text, optional=True, free_text=True),
         Step("deadline", "整改期限？可写日期（2026-12-31）或工作日数（15个工作日）：", _parse_when),
     ),
     summary=_summary, finish=_finish_assign,
@@ -259,9 +260,9 @@ def register(router: Router) -> None:
     router.add(Command("交办", assign, Right.OFFICE_HANDLE, "交办整改问题（只发“交办”可按步骤填写）", ASSIGN_USAGE,
                        aliases=("交办问题", "登记问题"), topic="整改"))
     router.add(Command("台账", ledger, Right.OFFICE_VIEW, "查看整改台账，可按灯色或单位筛选", "台账 [红灯|单位]",
-                       aliases=("整改台账",), topic="整改"))
+                       aliases=("整改台账", "台帐", "整改台帐", "问题台账"), topic="整改"))
     router.add(Command("销号", close_problem, Right.OFFICE_HANDLE, "审核通过，问题销号", "销号 问题号 [意见]",
-                       topic="整改"))
+                       aliases=("同意销号",), topic="整改"))
     router.add(Command("退回", return_problem, Right.OFFICE_HANDLE, "退回整改报告", "退回 问题号 原因", topic="整改"))
     router.add(Command("同意延期", approve_extension, Right.OFFICE_HANDLE, "同意延期申请", "同意延期 问题号 [意见]",
                        topic="整改"))

@@ -9,7 +9,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.context import Button, Context, Reply
-from bot.importing.fields import parse_date
+from bot.importing.fields import parse_date, parse_int, years_after
 from bot.notify import notify_users
 from bot.roles import Right, Role
 from models import Problem, Unit
@@ -30,6 +30,7 @@ from models.rectification import (
 from models.workdays import WorkCalendar
 
 _WORKDAYS = re.compile(r"^(\d{1,3})\s*(个)?(工作日|天|日)?$")
+DEADLINE_YEARS = 3  # a deadline or an extension from chat lies at most this many years ahead
 
 
 def text_reply(text: str, outcome: str = "ok") -> Reply:
@@ -62,11 +63,8 @@ def parse_deadline(text: str, cal: WorkCalendar, assigned_on: date) -> date:
     text = text.strip()
     m = _WORKDAYS.match(text)
     if m:
-        n = int(m.group(1))
-        if not 1 <= n <= 365:
-            raise ValueError("工作日数应在 1 到 365 之间")
-        return deadline_from(cal, assigned_on, n)
-    deadline = parse_date(text)
+        return deadline_from(cal, assigned_on, parse_int(m.group(1), 1, 365, "工作日数"))
+    deadline = parse_date(text, high=years_after(assigned_on, DEADLINE_YEARS))
     if deadline < assigned_on:
         raise ValueError(f"期限 {deadline} 早于 {assigned_on}")
     return deadline

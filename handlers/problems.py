@@ -9,11 +9,13 @@ from typing import Any
 from sqlmodel import select
 
 from bot.context import Button, Context, Incoming, Reply
+from bot.dialogue import Flow, Invalid, Step
 from bot.files import FileStore, fetch_attachments
-from bot.importing.fields import parse_date
+from bot.importing.fields import explain, parse_date, years_after
 from bot.roles import Right
 from bot.router import Command, Router
 from handlers.problem_common import (
+    DEADLINE_YEARS,
     not_found,
     office_people,
     problem_in_scope,
@@ -128,16 +130,62 @@ async def _attach_to_visit(msg: Incoming, ctx: Context, visit: VisitRecord) -> R
     return text_reply(f"已收到，作为走访记录 ZF{visit.id} 的材料保存（共 {count} 个附件）。")
 
 
+EXTENSION_USAGE = "申请延期 问题号 新日期 理由"
+
+
 async def ask_extension(msg: Incoming, ctx: Context) -> Reply:
     parts = ctx.raw_args.split(maxsplit=2)
     example = "申请延期 ZG-2026-0001 2026-12-31 需等待编委会研究"
+    if len(parts) == 1:  # the 申请延期 button: ask for the date and the reason in a one-step dialogue
+        async with ctx.db.read() as session:
+            problem = await problem_in_scope(session, ctx, parts[0])
+        if problem is None:
+            return not_found(parts[0])
+        if problem.status == CLOSED:
+            return text_reply(f"{problem.number} 已销号，无需延期。")
+        return await ctx.services.dialogues.start(msg, ctx, EXTEND_FLOW.name,
+                                                  {"number": problem.number, "deadline": problem.deadline.isoformat()})
     if len(parts) < 3:
-        return usage("请写上问题号、新的期限和理由。", "申请延期 问题号 新日期 理由", example)
+        return usage("请写上问题号、新的期限和理由。", EXTENSION_USAGE, example)
     token, when, reason = parts
     try:
-        new_deadline = parse_date(when)
+        new_deadline = parse_date(when, high=_latest(ctx))
     except ValueError as e:
-        return usage(f"日期“{when}”看不懂：{e}", "申请延期 问题号 新日期 理由", example)
+        return usage(explain("日期", when, e), EXTENSION_USAGE, example)
+    return await _request_extension(ctx, token, new_deadline, reason)
+
+
+async def _parse_extension(text: str, msg: Incoming, ctx: Context, data: dict[str, Any]) -> dict[str, str]:
+    when, _, reason = text.strip().partition(" ")
+    try:
+        day = parse_date(when, high=_latest(ctx))
+    except ValueError as e:
+        raise Invalid(f"{explain('日期', when, e)}。") from None
+    if len(reason.strip()) < 2:
+        raise Invalid("请在日期后写上延期理由。")
+    return {"when": day.isoformat(), "reason": reason.strip()}
+
+
+def _latest(ctx: Context) -> Any:
+    return years_after(local_today(ctx.services.clock()), DEADLINE_YEARS)
+
+
+async def _finish_extension(msg: Incoming, ctx: Context, data: dict[str, Any]) -> Reply:
+    from datetime import date
+
+    answer = data["request"]
+    return await _request_extension(ctx, data["number"], date.fromisoformat(answer["when"]), answer["reason"])
+
+
+EXTEND_FLOW = Flow(
+    name="problem.extension", title="申请延期",
+    steps=(Step("request", lambda d: f"{d['number']} 现在的期限是 {d['deadline']}。请发送新的期限和理由，"
+                                     "例如：2026-12-31 需等待编委会研究", _parse_extension, free_text=True),),
+    summary=lambda d: "", finish=_finish_extension, confirm=False,
+)
+
+
+async def _request_extension(ctx: Context, token: str, new_deadline: Any, reason: str) -> Reply:
     cal = await ctx.services.calendar()
     async with ctx.db.write() as session:
         problem = await problem_in_scope(session, ctx, token)
@@ -186,7 +234,7 @@ async def show_problem(msg: Incoming, ctx: Context) -> Reply:
 def register(router: Router) -> None:
     router.add(Command("整改", my_problems, Right.UNIT_OWN, "查看本单位的整改问题；整改 问题号 说明 报告整改",
                        "整改 [问题号 说明]", aliases=("我的问题", "整改问题"), topic="整改"))
-    router.add(Command("申请延期", ask_extension, Right.UNIT_OWN, "申请延长整改期限", "申请延期 问题号 新日期 理由",
-                       topic="整改"))
+    router.add(Command("申请延期", ask_extension, Right.UNIT_OWN, "申请延长整改期限", EXTENSION_USAGE,
+                       aliases=("延期申请", "延期"), topic="整改"))
     router.add(Command("问题", show_problem, Right.PROBLEM_VIEW, "查看问题详情和全程记录", "问题 问题号",
                        aliases=("问题详情",), topic="整改"))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import select
 
 from bot.context import Button, Context, Incoming, Reply
-from bot.importing.fields import parse_date
+from bot.dialogue import Flow
+from bot.importing.fields import explain, parse_date, parse_id, years_after
 from bot.notify import notify_users
 from bot.render import Markdown, md_escape
 from bot.roles import Right, Role
@@ -47,21 +49,47 @@ async def feedback_stats(msg: Incoming, ctx: Context) -> Reply:
 
 
 async def announce_meeting(msg: Incoming, ctx: Context) -> Reply:
-    """监督员会议 2026-12-20 地点: tell every supervisor now and remind them the working day before."""
+    """监督员会议 2026-12-21 地点: tell every supervisor now and remind them the working day before."""
     if not ctx.args:
         return await _list_meetings(ctx)
     when, _, place = ctx.raw_args.strip().partition(" ")
     try:
-        day = parse_date(when)
+        day = parse_date(when, high=years_after(local_today(ctx.services.clock()), 1))
     except ValueError as e:
-        return usage(f"日期“{when}”看不懂：{e}", "监督员会议 日期 地点", "监督员会议 2026-12-20 县委大楼三楼会议室")
+        return usage(explain("日期", when, e), "监督员会议 日期 地点", "监督员会议 2026-12-21 县委大楼三楼会议室")
     today = local_today(ctx.services.clock())
     if day <= today:
         return text_reply("会议日期应晚于今天。", "invalid")
     cal = await ctx.services.calendar()
+    if not cal.is_workday(day):  # a rest day by the working-day calendar: ask before telling everyone
+        return await ctx.services.dialogues.start(msg, ctx, MEETING_FLOW.name,
+                                                  {"day": day.isoformat(), "place": place.strip()[:200]})
+    return await _announce(ctx, day, place.strip()[:200])
+
+
+WEEKDAYS = "一二三四五六日"
+
+
+def _rest_day_warning(data: dict[str, Any]) -> str:
+    day = date.fromisoformat(data["day"])
+    return md_escape(f"{day} 是星期{WEEKDAYS[day.weekday()]}，按工作日历是休息日。"
+                     f"确定在这一天开会吗？地点：{data['place'] or '（未写）'}")
+
+
+async def _finish_meeting(msg: Incoming, ctx: Context, data: dict[str, Any]) -> Reply:
+    return await _announce(ctx, date.fromisoformat(data["day"]), data["place"])
+
+
+MEETING_FLOW = Flow(name="meeting.rest_day", title="监督员会议日期", steps=(), summary=_rest_day_warning,
+                    finish=_finish_meeting)
+
+
+async def _announce(ctx: Context, day: date, place: str) -> Reply:
+    today = local_today(ctx.services.clock())
+    cal = await ctx.services.calendar()
     eve = cal.add_workdays(day, -1)
     async with ctx.db.write() as session:
-        meeting = Meeting(day=day, place=place.strip()[:200], created_by=ctx.account.id if ctx.account else None)
+        meeting = Meeting(day=day, place=place, created_by=ctx.account.id if ctx.account else None)
         session.add(meeting)
         await session.flush()
         users = [a.user_id for a in await accounts_with_role(session, Role.SUPERVISOR)]
@@ -86,7 +114,7 @@ async def _list_meetings(ctx: Context) -> Reply:
             MeetingReply.meeting_id, MeetingReply.attending, func.count()).group_by(
             MeetingReply.meeting_id, MeetingReply.attending))).all()}
     if not meetings:
-        return usage("目前没有安排监督员会议。", "监督员会议 日期 地点", "监督员会议 2026-12-20 县委大楼三楼会议室")
+        return usage("目前没有安排监督员会议。", "监督员会议 日期 地点", "监督员会议 2026-12-21 县委大楼三楼会议室")
     lines = [f"- {m.id}号 {m.day} {md_escape(m.place)}：参加 {counts.get((m.id, True), 0)} 人，"
              f"请假 {counts.get((m.id, False), 0)} 人" for m in meetings]
     return text_reply(Markdown("#### 监督员会议\n\n" + "\n".join(lines)))
@@ -103,10 +131,14 @@ async def decline(msg: Incoming, ctx: Context) -> Reply:
 async def _reply(ctx: Context, attending: bool) -> Reply:
     assert ctx.account is not None
     today = local_today(ctx.services.clock())
+    query = select(Meeting).where(Meeting.day >= today)
+    if ctx.args.strip():
+        try:
+            query = select(Meeting).where(Meeting.id == parse_id(ctx.args.split()[0], "会议号"))
+        except ValueError as e:
+            word = "参加会议" if attending else "请假"
+            return usage(f"{e}。", f"{word} [会议号]", f"{word} 1")
     async with ctx.db.write() as session:
-        query = select(Meeting).where(Meeting.day >= today)
-        if ctx.args.strip().isdigit():
-            query = select(Meeting).where(Meeting.id == int(ctx.args.strip()))
         meeting = (await session.exec(query.order_by(Meeting.day))).first()
         if meeting is None:
             return text_reply("没有找到要回复的会议。", "not_found")
@@ -123,6 +155,6 @@ def register(router: Router) -> None:
     add(Command("反馈统计", feedback_stats, Right.OFFICE_VIEW, "听取、受理、办结、转整改和平均答复用时",
                 "反馈统计 [本季|本年]", topic="监督员"))
     add(Command("监督员会议", announce_meeting, Right.OFFICE_HANDLE, "通知监督员开会并统计回复",
-                "监督员会议 [日期 地点]", topic="监督员"))
+                "监督员会议 [日期 地点]", aliases=("监督员开会", "会议通知"), topic="监督员"))
     add(Command("参加会议", attend, Right.FEEDBACK_FILE, "确认参加监督员会议", "参加会议 [会议号]", topic="监督员"))
     add(Command("请假", decline, Right.FEEDBACK_FILE, "监督员会议请假", "请假 [会议号]", topic="监督员"))

@@ -11,7 +11,8 @@ from typing import Any
 from sqlmodel import select
 
 from bot.context import Context, Incoming, Reply
-from bot.importing.fields import parse_date
+from bot.dialogue import Flow
+from bot.importing.fields import explain, parse_date, parse_id, parse_int, parse_year
 from bot.render import Markdown, md_escape
 from bot.roles import Right
 from bot.router import Command, Router
@@ -40,9 +41,10 @@ async def make_plan(msg: Incoming, ctx: Context) -> Reply:
     m = re.match(r"^(\d{4})\s*(?:从\s*(\d{1,2})\s*月)?", ctx.args)
     if not m:
         return usage("请写上年份。", "生成走访计划 年份 [从N月]", "生成走访计划 2027")
-    year, from_month = int(m.group(1)), int(m.group(2) or 1)
-    if not 1 <= from_month <= 12:
-        return usage("月份应在 1-12 之间。", "生成走访计划 年份 [从N月]", "生成走访计划 2027 从5月")
+    try:
+        year, from_month = parse_year(m.group(1)), parse_int(m.group(2) or 1, 1, 12, "月份")
+    except ValueError as e:
+        return usage(f"{e}。", "生成走访计划 年份 [从N月]", "生成走访计划 2027 从5月")
     today = local_today(ctx.services.clock())
     async with ctx.db.read() as session:
         instance, groups = await build_instance(session, year, from_month, today)
@@ -118,23 +120,45 @@ async def arrange(msg: Incoming, ctx: Context) -> Reply:
     """走访安排 <单位> <日期>: the group fixes the day (members are reminded the working day before)."""
     parts = ctx.raw_args.rsplit(maxsplit=1)
     if len(parts) < 2:
-        return usage("请写上单位和日期。", "走访安排 单位 日期", "走访安排 教育局 2027-03-14")
+        return usage("请写上单位和日期。", "走访安排 单位 日期", "走访安排 教育局 2027-03-16")
     try:
-        day = parse_date(parts[1])
+        day = parse_date(parts[1], low=date(2000, 1, 1), high=date(2100, 12, 31))
     except ValueError as e:
-        return usage(f"日期看不懂：{e}", "走访安排 单位 日期", "走访安排 教育局 2027-03-14")
-    async with ctx.db.write() as session:
+        return usage(explain("日期", parts[1], e), "走访安排 单位 日期", "走访安排 教育局 2027-03-16")
+    async with ctx.db.read() as session:
         unit = await _one_unit(session, parts[0])
         if isinstance(unit, str):
             return text_reply(unit, "not_found")
         plan = await current_plan(session, day.year)
         visit = (await session.exec(select(PlannedVisit).where(
             PlannedVisit.plan_id == plan.id, PlannedVisit.unit_id == unit.id))).first() if plan else None
+    if visit is None:
+        return text_reply(f"{day.year} 年的走访计划里没有 {unit.label}。", "not_found")
+    data = {"visit": visit.id, "unit": unit.label, "day": day.isoformat()}
+    if not (await ctx.services.calendar()).is_workday(day):  # a rest day: ask before fixing it
+        return await ctx.services.dialogues.start(msg, ctx, ARRANGE_FLOW.name, data)
+    return await _fix_day(msg, ctx, data)
+
+
+async def _fix_day(msg: Incoming, ctx: Context, data: dict[str, Any]) -> Reply:
+    day = date.fromisoformat(data["day"])
+    async with ctx.db.write() as session:
+        visit = await session.get(PlannedVisit, data["visit"])
         if visit is None:
-            return text_reply(f"{day.year} 年的走访计划里没有 {unit.label}。", "not_found")
+            return text_reply("这项走访安排已不在计划中，请重新发送 走访安排。", "not_found")
         visit.scheduled_on = day
         session.add(visit)
-    return text_reply(f"已安排 {day} 走访 {unit.label}，前一个工作日会提醒组员。")
+    return text_reply(f"已安排 {day} 走访 {data['unit']}，前一个工作日会提醒组员。")
+
+
+def _rest_day_warning(data: dict[str, Any]) -> str:
+    day = date.fromisoformat(data["day"])
+    return md_escape(f"{day} 是星期{'一二三四五六日'[day.weekday()]}，按工作日历是休息日。"
+                     f"确定在这一天走访 {data['unit']} 吗？")
+
+
+ARRANGE_FLOW = Flow(name="visit.rest_day", title="走访日期", steps=(), summary=_rest_day_warning,
+                    finish=_fix_day)
 
 
 async def record_visit(msg: Incoming, ctx: Context) -> Reply:
@@ -165,9 +189,12 @@ async def visit_to_problem(msg: Incoming, ctx: Context) -> Reply:
     from models import Problem
 
     token, _, when = ctx.raw_args.strip().partition(" ")
-    number = token.upper().removeprefix("ZF")
+    try:
+        number: int | None = parse_id(token.upper().removeprefix("ZF"), "走访记录号")
+    except ValueError:
+        number = None
     async with ctx.db.read() as session:
-        record = await session.get(VisitRecord, int(number)) if number.isdigit() else None
+        record = await session.get(VisitRecord, number) if number is not None else None
     if record is None:
         return text_reply(f"没有找到走访记录“{token}”。", "not_found")
     if record.problem_id is not None:
@@ -190,9 +217,12 @@ async def visit_to_problem(msg: Incoming, ctx: Context) -> Reply:
 async def adjust(msg: Incoming, ctx: Context) -> Reply:
     """调整走访 <单位> <组名> <月份>, with every hard constraint checked."""
     parts = ctx.raw_args.split()
-    if len(parts) < 3 or not parts[-1].rstrip("月").isdigit():
+    if len(parts) < 3:
         return usage("请写上单位、组名和月份。", "调整走访 单位 组名 月份", "调整走访 教育局 第二组 5")
-    month = int(parts[-1].rstrip("月"))
+    try:
+        month = parse_int(parts[-1].rstrip("月"), 1, 12, "月份")
+    except ValueError as e:
+        return usage(f"{e}。", "调整走访 单位 组名 月份", "调整走访 教育局 第二组 5")
     today = local_today(ctx.services.clock())
     async with ctx.db.write() as session:
         unit = await _one_unit(session, " ".join(parts[:-2]))

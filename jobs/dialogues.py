@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlmodel import delete, select
 
 from bot.context import Services
+from bot.dialogue import written
 from models.dialogue import Dialogue
 from models.outbox import enqueue, user_recipient
 
@@ -18,10 +20,12 @@ async def expire_dialogues(services: Services) -> int:
         for row in rows:
             flow = services.dialogues.flows.get(row.flow) if services.dialogues else None
             title = flow.title if flow else "对话"
+            kept = written(flow, json.loads(row.data)) if flow else ""
+            text = (f"“{title}”已超过 {flow.timeout_minutes if flow else 30} 分钟没有回复，已自动结束，没有提交。"
+                    + (f"您当时写下的内容如下，需要时可复制后重新开始：\n\n{kept}" if kept else "需要时请重新开始。"))
             await enqueue(session, dedup_key=f"dialogue.expired:{row.id}:{row.updated_at.isoformat()}",
                           kind="dialogue.expired", recipient=user_recipient(row.user_id), msg_key="sampleText",
-                          param={"content": f"“{title}”已超过 {flow.timeout_minutes if flow else 30} 分钟没有回复，"
-                                            "已自动结束，填写的内容没有保存。需要时请重新开始。"})
+                          param={"content": text})
         if rows:
             await session.exec(delete(Dialogue).where(Dialogue.id.in_([r.id for r in rows])))  # type: ignore[union-attr,call-overload]
     return len(rows)

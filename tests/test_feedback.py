@@ -104,7 +104,7 @@ async def test_answer_and_named_report(chat, emulator, app):
     assert "ZG-2026-0001" in moved.text
     [unit_notice] = await emulator.wait_push("wjj_ll")
     assert "徐磊" in unit_notice.text
-    assert "用法" in (await chat.say("bb_ywy1", "答复 FK-2026-0001")).text
+    assert "无需答复" in (await chat.say("bb_ywy1", "答复 FK-2026-0001")).text
     assert "不能再转整改" in (await chat.say("bb_ywy1", "转整改 FK-2026-0001")).text
     async with app.db.read() as s:
         problem = (await s.exec(select(Problem))).one()
@@ -112,7 +112,9 @@ async def test_answer_and_named_report(chat, emulator, app):
 
 
 async def test_answering_gives_the_final_word(chat, emulator, app):
-    await chat.say("jdy1", "反馈 建议每季度公开空编情况")
+    assert "没有识别出涉及的单位" in (await chat.say("jdy1", "反馈 建议每季度公开空编情况")).text
+    assert "建议每季度公开空编情况" in (await chat.say("jdy1", "跳过")).text
+    await chat.say("jdy1", "确认")
     answered = await chat.say("bb_ywy2", "答复 FK-2026-0001 已采纳，下季度起公开")
     assert "已答复" in answered.text
     [notice] = await emulator.wait_push("jdy1")
@@ -122,10 +124,10 @@ async def test_answering_gives_the_final_word(chat, emulator, app):
 
 
 async def test_supervisor_meeting_notice_reminder_and_replies(chat, emulator, app):
-    reply = await chat.say("bb_ywy1", "监督员会议 2026-12-20 县委大楼三楼会议室")
+    reply = await chat.say("bb_ywy1", "监督员会议 2026-12-21 县委大楼三楼会议室")
     assert "已通知 2 位监督员" in reply.text
     [notice] = await emulator.wait_push("jdy1")
-    assert "2026-12-20" in notice.text and any("参加" in t for t, _ in notice.buttons)
+    assert "2026-12-21" in notice.text and any("参加" in t for t, _ in notice.buttons)
     assert "参加" in (await chat.say("jdy1", "参加会议 1")).text
     assert "请假" in (await chat.say("jdy2", "请假")).text
     listing = await chat.say("bb_ywy1", "监督员会议")
@@ -157,7 +159,7 @@ async def test_duty_list_and_overdue_reminders(make_bot, emulator):
     clock = FakeClock(beijing("2026-11-02 10:00"))
     app = await make_bot(clock=clock, feedback={"duty_user_ids": ["bb_ywy3"]})
     chat = Chat(emulator)
-    await chat.say("jdy1", "反馈 建议公开空编")
+    await chat.say("jdy1", "反馈 教育局 建议公开空编")
     [notice] = await emulator.wait_push("bb_ywy3")
     assert "FK-2026-0001" in notice.text and not emulator.pushes_to("bb_ywy1")  # only the duty list
     clock.set(beijing("2026-11-16 10:00"))  # 10 working days later: not yet

@@ -23,6 +23,15 @@ TRUE_WORDS = {"是", "Y", "YES", "TRUE", "1", "√"}
 FALSE_WORDS = {"否", "N", "NO", "FALSE", "0", "×"}
 
 
+class OutOfRange(ValueError):
+    """A well-formed value outside its allowed range; the message stands on its own."""
+
+
+def explain(what: str, raw: str, error: ValueError) -> str:
+    """A parse error for a chat reply: `期限“明年”看不懂：…`, or the range message alone."""
+    return str(error) if isinstance(error, OutOfRange) else f"{what}“{raw}”看不懂：{error}"
+
+
 def as_text(value: Any) -> str:
     """Any cell as trimmed text; a whole-number float loses its `.0`."""
     if value is None:
@@ -83,13 +92,27 @@ def parse_datetime(value: Any) -> datetime:
         raise ValueError(f"无效的日期“{raw}”") from None
 
 
-def parse_date(value: Any) -> date:
-    """A date (a time after it is allowed and dropped)."""
+def parse_date(value: Any, *, low: date | None = None, high: date | None = None) -> date:
+    """A date (a time after it is allowed and dropped), optionally within [low, high]."""
     if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return parse_datetime(value).date()
+        day = value.date()
+    elif isinstance(value, date):
+        day = value
+    else:
+        day = parse_datetime(value).date()
+    if low is not None and day < low:
+        raise OutOfRange(f"日期 {day} 不应早于 {low}")
+    if high is not None and day > high:
+        raise OutOfRange(f"日期 {day} 不应晚于 {high}")
+    return day
+
+
+def years_after(day: date, years: int) -> date:
+    """The same day `years` later (28 February for 29 February): an upper bound for dates from chat."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
 
 
 def parse_count(value: Any) -> int:
@@ -108,6 +131,32 @@ def parse_count(value: Any) -> int:
     if number < 0:
         raise ValueError("不能为负数")
     return number
+
+
+def parse_int(value: Any, low: int, high: int, what: str = "数字") -> int:
+    """A whole number within [low, high] (chat arguments and cells alike); ValueError in Chinese.
+
+    The range check keeps numbers from chat within what the database stores (SQLite INTEGER)."""
+    raw = _nfkc(value).replace(",", "").lstrip("#").strip()
+    if re.fullmatch(r"-?\d{1,30}", raw) is None:
+        raise ValueError(f"{what}应为整数，而不是“{as_text(value)[:20]}”")
+    number = int(raw)
+    if not low <= number <= high:
+        raise OutOfRange(f"{what}应在 {low} 到 {high} 之间")
+    return number
+
+
+def parse_year(value: Any) -> int:
+    """A calendar year between 2000 and 2100."""
+    return parse_int(str(as_text(value)).removesuffix("年"), 2000, 2100, "年份")
+
+
+MAX_ID = 2**31 - 1  # the largest record number (ids, 会议号, 抽查编号) a chat argument may name
+
+
+def parse_id(value: Any, what: str = "编号") -> int:
+    """A record number such as a 会议号 or 抽查编号: 1 to MAX_ID."""
+    return parse_int(value, 1, MAX_ID, what)
 
 
 def parse_bool(value: Any) -> bool:

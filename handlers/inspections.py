@@ -18,7 +18,7 @@ from models import RandomDraw, SandingPlan, Unit
 from models.accounts import accounts_with_role
 from models.rectification import local_today
 from models.roster import draw, plan_sanding
-from models.visit_ops import priority_units
+from models.visit_ops import priority_units, visit_units
 
 
 def _md(lines: list[str]) -> Reply:
@@ -33,7 +33,7 @@ async def make_sanding_plan(msg: Incoming, ctx: Context) -> Reply:
     years = list(range(int(m.group(1)), int(m.group(2)) + 1))
     today = local_today(ctx.services.clock())
     async with ctx.db.write() as session:
-        units = (await session.exec(select(Unit.id))).all()
+        units = [u.id for u in await visit_units(session)]
         first = await priority_units(session, today)
         plan = plan_sanding([(u, u in first) for u in units], years)
         await session.exec(delete(SandingPlan).where(SandingPlan.cycle_start == years[0]))  # type: ignore[call-overload]
@@ -63,7 +63,7 @@ async def random_inspection(msg: Incoming, ctx: Context) -> Reply:
         return usage("请写上抽几家单位、几名检查人员。", "随机抽查 N家 M人", "随机抽查 5家 2人")
     n_units, n_people = int(m.group(1)), int(m.group(2))
     async with ctx.db.write() as session:
-        unit_pool = sorted((await session.exec(select(Unit.id))).all())
+        unit_pool = [u.id for u in await visit_units(session)]
         inspectors = sorted(a.user_id for a in await accounts_with_role(session, Role.OFFICE_STAFF))
         if n_units > len(unit_pool) or n_people > len(inspectors) or n_units < 1 or n_people < 1:
             return text_reply(f"只能从 {len(unit_pool)} 个单位、{len(inspectors)} 名编办业务员中抽取。", "invalid")

@@ -122,7 +122,7 @@ async def office_items(msg: Incoming, ctx: Context) -> Reply:
     """审批 <单位> | 超时 | 今日."""
     arg = ctx.args.strip()
     if arg in ("超时", "超期", "卡住"):
-        return await _list(ctx, None, "超时或滞留的审批事项", stuck=True)
+        return await _list(ctx, None, "超时和环节滞留的审批事项", stuck=True)
     if arg in ("今日", "今天"):
         return await _list(ctx, None, "今日审批", today=True)
     if not arg:
@@ -149,9 +149,13 @@ async def _list(ctx: Context, units: list[Unit] | None, title: str, *, stuck: bo
     async with ctx.db.read() as session:
         rows = (await session.exec(query.order_by(ApprovalItem.submitted_at.desc()).limit(500))).all()
     views = [item_view(i, u, cal, ctx) for i, u in rows]
-    if stuck:
-        views = [v for v in views
-                 if not v["done"] and (v["stage_days"] > STUCK_DAYS or v["total_days"] > v["limit"])]
+    if stuck:  # two separate questions: past the time limit, or stalled in one stage while within it
+        open_ = [v for v in views if not v["done"]]
+        overdue = [v for v in open_ if v["total_days"] > v["limit"]]
+        stalled = [v for v in open_ if v["total_days"] <= v["limit"] and v["stage_days"] > STUCK_DAYS]
+        return Reply("approval_list.md.j2", {"title": title, "overdue": overdue[:20], "stalled": stalled[:20],
+                                             "stuck_days": STUCK_DAYS, "limit": TIME_LIMIT, "open": [], "done": [],
+                                             "more": max(0, len(overdue) - 20) + max(0, len(stalled) - 20)})
     open_ = [v for v in views if not v["done"]]
     done = [v for v in views if v["done"]]
     return Reply("approval_list.md.j2", {"title": title, "open": open_[:20], "done": done[:10],

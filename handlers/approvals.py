@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from bot.context import Button, Context, Incoming, Reply
 from bot.notify import notify_users
+from bot.render import Markdown, md_code, md_escape
 from bot.roles import Right
 from bot.router import Command, Router
 from handlers.problem_common import scope_unit, text_reply, usage
@@ -38,7 +39,8 @@ def item_view(item: ApprovalItem, unit: Unit, cal: WorkCalendar, ctx: Context,
     stage_days = cal.workdays_between(local_today(item.stage_since), end)
     return {
         "number": item.number, "type": item.type, "title": item.title, "unit": unit.label, "stage": item.stage,
-        "status": item.status, "handler": item.handler_name or item.handler_user_id or "（未指定）",
+        "status": item.status,
+        "handler": item.handler_name or (md_code(item.handler_user_id) if item.handler_user_id else "（未指定）"),
         "mobile": handler.mobile if handler else "", "icon": LIGHT_ICONS[colour],
         "total_days": max(0, cal.workdays_between(item.submitted_on, end)), "stage_days": max(0, stage_days),
         "limit": TIME_LIMIT, "limit_phrase": days_phrase(cal.workdays_between(today, deadline)),
@@ -109,7 +111,8 @@ async def contact_handler(msg: Incoming, ctx: Context) -> Reply:
                            key=f"{item.id}:{msg.msg_id}", user_ids=[item.handler_user_id], template="message.md.j2",
                            data={"text": f"{who}{phone}想了解审批事项 {item.number}「{item.title}」的办理情况"
                                          f"（当前环节：{item.stage}），请与其联系。"})
-    return text_reply(f"已请经办人 {item.handler_name or item.handler_user_id} 与您联系。")
+    who = md_escape(item.handler_name) if item.handler_name else md_code(item.handler_user_id)
+    return text_reply(Markdown(f"已请经办人 {who} 与您联系。"))
 
 
 async def unit_items(msg: Incoming, ctx: Context) -> Reply:

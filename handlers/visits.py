@@ -56,7 +56,8 @@ async def make_plan(msg: Incoming, ctx: Context) -> Reply:
     async with ctx.db.read() as session:
         instance, groups = await build_instance(session, year, from_month, today)
     if not groups:
-        return text_reply("还没有走访分组。请先导入分组：python -m bot import groups 文件。", "invalid")
+        return text_reply("还没有走访分组。请先导入分组：python -m bot -c config.toml import groups 文件"
+                          "（格式见 docs/import-formats.md）。", "invalid")
     cfg = getattr(ctx.services.config, "visits", None)
     limit = cfg.time_limit_seconds if cfg is not None else PLAN_TIME_LIMIT
     result = await asyncio.to_thread(plan_roster, instance, limit)

@@ -6,7 +6,7 @@ long been told). The daily reminder scan (jobs.ladder) then treats imported open
 other. Pending reminders of a problem are cancelled, as problem_ops does, when an update moves its
 deadline or puts it under review or closes it.
 
-Rules of this kind, beyond the common ones (shared/docs/import-formats.md):
+Rules of this kind, beyond the common ones (docs/import-formats.md):
 - 问题编号, when given, is whatever number the office's ledger uses (trimmed, full-width folded, at
   most 40 characters, unique; `zg-2026-0001` is stored upper case as the bot's own). When blank,
   the row is first matched to an existing problem with the same 所属单位, 问题描述 and 交办日期

@@ -46,14 +46,23 @@ async def make_sanding_plan(msg: Incoming, ctx: Context) -> Reply:
 
 
 async def show_sanding(msg: Incoming, ctx: Context) -> Reply:
-    year = int(ctx.args) if ctx.args.strip().isdigit() else local_today(ctx.services.clock()).year
+    """三定问效 [年份]: this year's units, or — when this year has none — the nearest planned year's, said."""
+    asked = int(ctx.args.strip().rstrip("年")) if ctx.args.strip().rstrip("年").isdigit() else None
+    this_year = local_today(ctx.services.clock()).year
     async with ctx.db.read() as session:
+        year = asked or this_year
+        if asked is None and not (await session.exec(select(SandingPlan.id).where(SandingPlan.year == year))).first():
+            planned = set((await session.exec(select(SandingPlan.year))).all())
+            years = sorted(planned, key=lambda y: (y < year, abs(y - year)))  # the nearest coming year first
+            year = years[0] if years else year
         rows = (await session.exec(select(SandingPlan, Unit).join(Unit).where(SandingPlan.year == year)
                                    .order_by(Unit.id))).all()
     if not rows:
         return text_reply(f"{year} 年没有三定问效安排。发送 生成三定问效计划 2027-2031 生成。", "not_found")
     names = "、".join(md_escape(u.label) + ("（已完成）" if p.done_on else "") for p, u in rows)
-    return _md([f"#### {year} 年三定规定跟踪问效单位（{len(rows)} 个）", "", names])
+    note = [] if year == this_year or asked else [f"（{this_year} 年没有三定问效安排，显示的是 {year} 年；"
+                                                  "查看其他年份请发送 三定问效 年份）", ""]
+    return _md([f"#### {year} 年三定规定跟踪问效单位（{len(rows)} 个）", "", *note, names])
 
 
 async def random_inspection(msg: Incoming, ctx: Context) -> Reply:

@@ -208,6 +208,9 @@ async def test_views_default_to_the_year_that_has_a_plan_and_say_so(chat, app):
     assert "2027 年 3 月走访安排" in march.text and "- 3月" in march.text and "显示的是" not in march.text
     group = await chat.say("bb_ld1", "走访计划 第一组")
     assert "2027 年走访计划 · 第一组" in group.text
+    await chat.say("bb_ywy1", "生成三定问效计划 2027-2031")  # 三定问效 defaults the same way
+    sanding = await chat.say("bb_ld1", "三定问效")
+    assert "2027 年三定规定跟踪问效单位" in sanding.text and "2026 年没有三定问效安排，显示的是 2027 年" in sanding.text
 
 
 async def test_plan_summary_speaks_the_office_words(chat, app):

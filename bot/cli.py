@@ -184,8 +184,10 @@ async def _run(cfg: Config) -> int:
     finally:
         await db.dispose()
     if not current:
-        print("数据库结构不是最新版本，请先运行：python -m bot -c 配置文件 db upgrade", file=sys.stderr)
+        print(f"数据库结构不是最新版本（{database_label(cfg.database.url)}），请先运行："
+              "python -m bot -c 配置文件 db upgrade", file=sys.stderr)
         return 1
+    print(f"数据库：{database_label(cfg.database.url)}", flush=True)
     await run_forever(cfg)
     return 0
 

@@ -18,7 +18,7 @@ from bot.router import Command, Router
 from handlers.problem_common import text_reply, usage
 from models import PlannedVisit, Unit, VisitGroup, VisitRecord
 from models.rectification import local_today
-from models.roster import plan_roster
+from models.roster import Q1_LAST_MONTH, plan_roster
 from models.unit_match import match_units
 from models.visit_ops import (
     build_instance,
@@ -70,17 +70,13 @@ async def make_plan(msg: Incoming, ctx: Context) -> Reply:
     quality = "已证明是最优方案" if result.optimal else (
         f"与理论最优的差距不超过 {100 * (result.objective - result.bound) / max(result.objective, 1):.0f}%")
     loads = Counter(g for g, _ in result.assignments.values())
-    late = [units[u].label for u, (_, m) in result.assignments.items() if u in instance_priority(instance) and m > 3]
     repeat = sum(1 for u in instance.units if u.last_year_group is not None
                  and result.assignments.get(u.id, (None, 0))[0] == u.last_year_group)
     lines = [f"#### {year} 年走访计划已生成（第 {plan.id} 版）", "",
              f"- {len(result.assignments)} 个单位，{len(groups)} 个组，每组每月不超过 3 家；{quality}（用时 "
              f"{result.seconds:.1f} 秒）",
              "- 各组全年走访：" + "，".join(f"{md_escape(g.name)} {loads[g.id]} 家" for g in groups),
-             ("- 重点单位（有红灯问题或严重预警）都排在一季度" if instance_priority(instance) else
-              "- 目前没有重点单位（有红灯问题或严重预警的单位）") if not late else
-             f"- 重点单位没能排进一季度的：{md_escape('、'.join(late[:5]))}{'等' if len(late) > 5 else ''}"
-             f" {len(late)} 个",
+             _priority_line(instance, result.assignments, units),
              f"- 由去年同一组再次走访的单位：{repeat} 个",
              *_town_lines(result.assignments, units, groups)]
     if from_month > 1:
@@ -90,8 +86,15 @@ async def make_plan(msg: Incoming, ctx: Context) -> Reply:
     return _md(lines)
 
 
-def instance_priority(instance: Any) -> set[int]:
-    return {u.id for u in instance.units if u.priority}
+def _priority_line(instance: Any, assignments: dict[int, tuple[int, int]], units: dict[int, Unit]) -> str:
+    """重点单位 (open red problem or severe warning) should be visited in the first quarter."""
+    first = {u.id for u in instance.units if u.priority}
+    if not first:
+        return "- 目前没有重点单位（有红灯问题或严重预警的单位）"
+    late = [units[u].label for u, (_, month) in assignments.items() if u in first and month > Q1_LAST_MONTH]
+    if not late:
+        return "- 重点单位（有红灯问题或严重预警）都排在一季度"
+    return f"- 重点单位没能排进一季度的：{md_escape('、'.join(late[:5]))}{'等' if len(late) > 5 else ''} {len(late)} 个"
 
 
 def _town_lines(assignments: dict[int, tuple[int, int]], units: dict[int, Unit],

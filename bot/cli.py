@@ -73,6 +73,9 @@ class _Parser(argparse.ArgumentParser):
         self._positionals.title, self._optionals.title = "参数", "选项"
         self.add_argument("-h", "--help", action="help", help="显示本帮助并退出")
 
+    def format_help(self) -> str:
+        return re.sub(r"^(\S[^\n]*):$", r"\1：", super().format_help(), flags=re.MULTILINE)  # 选项：
+
     def error(self, message: str) -> NoReturn:
         for pattern, chinese in _ARGPARSE_ZH:
             message = pattern.sub(chinese, message)

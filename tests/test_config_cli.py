@@ -142,6 +142,7 @@ def test_cli_help_and_errors_are_chinese(tmp_path):
         out = run_cli(*args, cwd=tmp_path)
         assert out.returncode == 0 and "用法：python -m bot" in out.stdout
         assert not any(word in out.stdout for word in ("usage:", "options:", "positional arguments", "show this"))
+        assert "选项：" in out.stdout and "选项:" not in out.stdout
     wrong = run_cli("-c", "x.toml", "import", "people", "a.csv", cwd=tmp_path)
     assert wrong.returncode == 2 and "错误：参数 类型 不能是 'people'" in wrong.stderr and "error" not in wrong.stderr
     missing = run_cli(cwd=tmp_path)

@@ -327,3 +327,13 @@ async def test_missing_columns(demo_db, tmp_path):
         await import_file(demo_db, "问题台账", path)
     assert exc.value.lines == ["缺少必填列：问题来源、交办日期"]
     assert await count(demo_db, Problem) == 0
+
+
+async def test_office_numbers_are_kept_but_need_no_inner_space(demo_db, tmp_path):
+    rows = [[" 巡察〔2026〕3号-1 ", "教育局", "巡察", "一", "", "2026-09-28", "", "5", ""],
+            ["QX 2026 002", "教育局", "巡察", "二", "", "2026-09-28", "", "5", ""]]
+    with pytest.raises(ImportRejected) as exc:
+        await import_file(demo_db, "problems", write_csv(tmp_path / "p.csv", rows))
+    assert exc.value.lines == ["第3行 问题编号: 不能含空格（如需分隔请用“-”），而不是“QX 2026 002”"]
+    await import_file(demo_db, "problems", write_csv(tmp_path / "p.csv", rows[:1]))
+    assert list(await problems(demo_db)) == ["巡察〔2026〕3号-1"]

@@ -8,7 +8,8 @@ deadline or puts it under review or closes it.
 
 Rules of this kind, beyond the common ones (docs/import-formats.md):
 - 问题编号, when given, is whatever number the office's ledger uses (trimmed, full-width folded, at
-  most 40 characters, unique; `zg-2026-0001` is stored upper case as the bot's own). When blank,
+  most 40 characters, no inner space — chat commands read a number up to the first space —, unique;
+  `zg-2026-0001` is stored upper case as the bot's own). When blank,
   the row is first matched to an existing problem with the same 所属单位, 问题描述 and 交办日期
   (so re-importing a file whose numbers were generated changes nothing); otherwise it gets the
   next `ZG-<交办年>-NNNN`, after the highest number of that year in the database and in the
@@ -85,8 +86,8 @@ def parse_number(value: Any) -> str:
         return raw.upper().replace(" ", "")
     if len(raw) > MAX_NUMBER:
         raise ValueError(f"不能超过{MAX_NUMBER}个字符（现有{len(raw)}个）")
-    if any(c in raw for c in "\r\n\t"):
-        raise ValueError("不能含换行或制表符")
+    if any(c.isspace() for c in raw):  # chat commands read the number up to the first space
+        raise ValueError(f"不能含空格（如需分隔请用“-”），而不是“{raw}”")
     return raw
 
 

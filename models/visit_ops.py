@@ -49,13 +49,19 @@ async def priority_units(session: AsyncSession, today: date) -> set[int]:
 OFFICE_ROLE_CODES = ("office_staff", "office_leader")  # bot.roles.Role values (models never import bot/)
 
 
+OFFICE_NAME = "机构编制委员会办公室"  # 编办's full name, in every county's unit list
+
+
 async def office_unit_ids(session: AsyncSession) -> set[int]:
-    """The office's own unit(s): where the 编办业务员 and 编办领导 accounts belong."""
+    """The office's own unit(s): where the 编办业务员 and 编办领导 accounts belong, and any unit named
+    …机构编制委员会办公室 (so the office is left out even before its accounts are imported)."""
     from models.accounts import Account
 
     rows = (await session.exec(select(Account.unit_id, Account.roles).where(
         Account.unit_id.is_not(None), Account.active == True))).all()  # type: ignore[union-attr]  # noqa: E712
-    return {unit for unit, roles in rows if any(code in (roles or "").split(",") for code in OFFICE_ROLE_CODES)}
+    named = (await session.exec(select(Unit.id).where(Unit.name.contains(OFFICE_NAME)))).all()  # type: ignore[attr-defined]
+    staffed = {unit for unit, roles in rows if any(code in (roles or "").split(",") for code in OFFICE_ROLE_CODES)}
+    return staffed | set(named)
 
 
 async def visit_units(session: AsyncSession) -> list[Unit]:

@@ -224,3 +224,17 @@ async def test_groups_show_names_not_user_ids(chat, app):
     reply = await chat.say("bb_ld1", "走访分组")
     assert "组长 赵强" in reply.text and "组员 何琳、马骏" in reply.text and "回避 教育局" in reply.text
     assert "bb" not in reply.text and "＿" not in reply.text
+
+
+async def test_the_office_is_left_out_even_before_its_accounts_exist(app):
+    """Named …机构编制委员会办公室 in the units file: left out although no office account is bound to it."""
+    from models import Account
+    from models.visit_ops import visit_units
+
+    async with app.db.write() as s:
+        for account in (await s.exec(select(Account))).all():
+            account.unit_id = None
+            s.add(account)
+    async with app.db.read() as s:
+        pool = {u.short_name for u in await visit_units(s)}
+    assert len(pool) == 30 and "县委编办" not in pool

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import re
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from bot.config import Config, ConfigError, load_config
 from bot.db import Database
@@ -37,6 +39,7 @@ def setup_logging(cfg: Config | None, level: str = "INFO") -> None:
                                          _db_password(cfg.database.url)]))
     logging.basicConfig(level=(cfg.bot.log_level if cfg else level).upper(), handlers=[handler], force=True)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # no English INFO lines on every import
 
 
 def _db_password(url: str) -> str:
@@ -46,20 +49,83 @@ def _db_password(url: str) -> str:
     return ""
 
 
+DEFAULT_CONFIG = Path("config.toml")  # used when -c is not given (in the current folder)
+
+_ARGPARSE_ZH = [  # argparse's own English messages → Chinese
+    (re.compile(r"the following arguments are required: (.+)"), r"缺少参数：\1"),
+    (re.compile(r"argument (\S+): invalid choice: (.+?) \(choose from (.+)\)"), r"参数 \1 不能是 \2（可选：\3）"),
+    (re.compile(r"argument (\S+): invalid (\w+) value: (.+)"), r"参数 \1 的值 \3 无效"),
+    (re.compile(r"argument (\S+): expected one argument"), r"参数 \1 后面需要一个值"),
+    (re.compile(r"unrecognized arguments: (.+)"), r"无法识别的参数：\1"),
+]
+
+
+class _Formatter(argparse.HelpFormatter):
+    def add_usage(self, usage, actions, groups, prefix=None):  # type: ignore[no-untyped-def]
+        super().add_usage(usage, actions, groups, "用法：" if prefix is None else prefix)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with Chinese headings, help and errors (everything a user sees is Chinese)."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, add_help=False, formatter_class=_Formatter, **kwargs)
+        self._positionals.title, self._optionals.title = "参数", "选项"
+        self.add_argument("-h", "--help", action="help", help="显示本帮助并退出")
+
+    def format_help(self) -> str:
+        return re.sub(r"^(\S[^\n]*):$", r"\1：", super().format_help(), flags=re.MULTILINE)  # 选项：
+
+    def error(self, message: str) -> NoReturn:
+        for pattern, chinese in _ARGPARSE_ZH:
+            message = pattern.sub(chinese, message)
+        self.print_usage(sys.stderr)
+        self.exit(2, f"错误：{message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m bot", description="编办监督助手")
-    p.add_argument("-c", "--config", help="配置文件（TOML），参见 config.example.toml")
-    sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="连接钉钉（Stream 模式）运行机器人")
-    imp = sub.add_parser("import", help="导入 CSV/XLSX 文件")
-    imp.add_argument("kind", help="units / accounts / persons / holidays / problems / approvals / groups")
-    imp.add_argument("file", type=Path)
-    db = sub.add_parser("db", help="数据库")
-    db.add_argument("action", choices=["upgrade"])
-    demo = sub.add_parser("demo", help="本地演示：模拟钉钉 + 示例县数据 + 聊天页面")
-    demo.add_argument("--port", type=int, default=8700, help="聊天页面端口（默认 8700）")
-    demo.add_argument("--data", type=Path, default=Path("demo-data"), help="演示数据目录")
+    p = _Parser(prog="python -m bot", description="编办监督助手：钉钉机器人与数据导入工具")
+    p.add_argument("-c", "--config", metavar="配置文件",
+                   help=f"配置文件（TOML，参见 config.example.toml）；不写时使用当前目录下的 {DEFAULT_CONFIG}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="命令", parser_class=_Parser)
+    sub.add_parser("run", help="连接钉钉（Stream 模式）运行机器人", description="连接钉钉（Stream 模式）运行机器人")
+    imp = sub.add_parser("import", help="导入 CSV/XLSX 文件",
+                         description="导入 CSV/XLSX 文件，格式见 docs/import-formats.md")
+    imp.add_argument("kind", metavar="类型", choices=KINDS,
+                     help="units（单位）、accounts（账号）、persons（实名制人员）、holidays（节假日）、"
+                          "problems（问题台账）、approvals（审批事项）、groups（走访分组）")
+    imp.add_argument("file", type=Path, metavar="文件", help="CSV（UTF-8 或 GBK）或 XLSX 文件")
+    db = sub.add_parser("db", help="数据库", description="数据库：upgrade 建库或升级到最新结构")
+    db.add_argument("action", choices=["upgrade"], metavar="操作", help="upgrade：建库或升级到最新结构")
+    demo = sub.add_parser("demo", help="本地演示：模拟钉钉 + 示例县数据 + 聊天页面",
+                          description="本地演示：模拟钉钉 + 示例县数据 + 聊天页面")
+    demo.add_argument("--port", type=int, default=8700, metavar="端口", help="聊天页面端口（默认 8700）")
+    demo.add_argument("--data", type=Path, default=Path("demo-data"), metavar="目录",
+                      help="演示数据目录（默认 demo-data）")
     return p
+
+
+KINDS = ("units", "accounts", "persons", "holidays", "problems", "approvals", "groups")
+
+
+def database_label(url: str) -> str:
+    """Where a command wrote, for the user: the SQLite file, or the server URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return f"SQLite 文件 {Path(parsed.database or '').resolve()}"
+    return f"PostgreSQL {parsed.render_as_string(hide_password=True)}"
+
+
+def config_path(given: str | None) -> str:
+    """-c, else ./config.toml; without either, stop with a line that says what to do."""
+    if given:
+        return given
+    if DEFAULT_CONFIG.is_file():
+        return str(DEFAULT_CONFIG)
+    raise ConfigError(f"没有指定配置文件：请用 -c 配置文件，或在当前目录放一个 {DEFAULT_CONFIG}"
+                      "（可复制 config.example.toml 修改）")
 
 
 async def _import(cfg: Config, kind: str, file: Path) -> int:
@@ -82,6 +148,7 @@ async def _import(cfg: Config, kind: str, file: Path) -> int:
     for warning in result.warnings:
         print(f"提示：{warning}")
     print(result.summary())
+    print(f"数据库：{database_label(cfg.database.url)}")
     return 0
 
 
@@ -105,7 +172,7 @@ async def _upgrade(cfg: Config) -> int:
         await upgrade(db)
     finally:
         await db.dispose()
-    print("数据库已升级到最新版本")
+    print(f"数据库已升级到最新版本：{database_label(cfg.database.url)}")
     return 0
 
 
@@ -120,8 +187,10 @@ async def _run(cfg: Config) -> int:
     finally:
         await db.dispose()
     if not current:
-        print("数据库结构不是最新版本，请先运行：python -m bot -c 配置文件 db upgrade", file=sys.stderr)
+        print(f"数据库结构不是最新版本（{database_label(cfg.database.url)}），请先运行："
+              "python -m bot -c 配置文件 db upgrade", file=sys.stderr)
         return 1
+    print(f"数据库：{database_label(cfg.database.url)}", flush=True)
     await run_forever(cfg)
     return 0
 
@@ -134,10 +203,12 @@ def main(argv: list[str] | None = None) -> int:
 
             setup_logging(None, "WARNING")
             return asyncio.run(run_demo(args.data, args.port))
-        cfg = load_config(args.config)
+        cfg = load_config(config_path(args.config))
         if args.command == "run":
             cfg.require_dingtalk()
         setup_logging(cfg)
+        if args.command != "run":  # import and db print their own (Chinese) results; logs only problems
+            logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))
     except ConfigError as e:
         print(f"配置错误：{e}", file=sys.stderr)
         return 2

@@ -187,6 +187,19 @@ def _section_class(name: str) -> type:
     }[name]
 
 
+_TYPE_NAMES = {"str": "文本（加引号，如 \"abc\"）", "int": "整数（如 8080）", "float": "数字（如 10.0）",
+               "bool": " true 或 false"}
+
+
+def _toml(value: Any) -> str:
+    """A value as it is written in the TOML file."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f"\"{value}\""
+    return str(value)
+
+
 def _coerce(section: str, key: str, value: Any, expected: Any) -> Any:
     if expected == "list":
         ints = all(isinstance(v, int) and not isinstance(v, bool) for v in value) if isinstance(value, list) else False
@@ -202,7 +215,7 @@ def _coerce(section: str, key: str, value: Any, expected: Any) -> Any:
     if wanted is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if (wanted is int and isinstance(value, bool)) or not isinstance(value, wanted):
-        raise ConfigError(f"配置项 [{section}] {key} 类型错误：应为 {wanted.__name__}，实际为 {value!r}")
+        raise ConfigError(f"配置项 [{section}] {key} 类型错误：应为{_TYPE_NAMES[expected]}，实际为 {_toml(value)}")
     return value
 
 

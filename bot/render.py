@@ -35,6 +35,12 @@ def md_escape(value: Any) -> str:
     return text.translate(_ESCAPES).replace("\r", "")
 
 
+def md_code(value: Any) -> Markdown:
+    """An identifier shown exactly as it is (a DingTalk userId like `jyj_ll`): inline code, so that
+    markdown cannot change it and nothing needs escaping inside."""
+    return Markdown("`" + str(value or "").replace("`", "'").replace("\n", " ") + "`")
+
+
 def dtmd_link(command: str) -> str:
     """A button URL that makes the user's own client send `command` into the chat."""
     return "dtmd://dingtalkclient/sendMessage?content=" + quote(command, safe="")
@@ -47,6 +53,7 @@ class Renderer:
             finalize=md_escape, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False,
         )
         self.env.filters["md"] = md_escape
+        self.env.filters["code"] = md_code
 
     def render(self, template: str, data: dict[str, Any]) -> str:
         text = self.env.get_template(template).render(**data)

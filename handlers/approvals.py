@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from bot.context import Button, Context, Incoming, Reply
 from bot.notify import notify_users
+from bot.render import Markdown, md_code, md_escape
 from bot.roles import Right
 from bot.router import Command, Router
 from handlers.problem_common import scope_unit, text_reply, usage
@@ -38,7 +39,8 @@ def item_view(item: ApprovalItem, unit: Unit, cal: WorkCalendar, ctx: Context,
     stage_days = cal.workdays_between(local_today(item.stage_since), end)
     return {
         "number": item.number, "type": item.type, "title": item.title, "unit": unit.label, "stage": item.stage,
-        "status": item.status, "handler": item.handler_name or item.handler_user_id or "（未指定）",
+        "status": item.status,
+        "handler": item.handler_name or (md_code(item.handler_user_id) if item.handler_user_id else "（未指定）"),
         "mobile": handler.mobile if handler else "", "icon": LIGHT_ICONS[colour],
         "total_days": max(0, cal.workdays_between(item.submitted_on, end)), "stage_days": max(0, stage_days),
         "limit": TIME_LIMIT, "limit_phrase": days_phrase(cal.workdays_between(today, deadline)),
@@ -109,7 +111,8 @@ async def contact_handler(msg: Incoming, ctx: Context) -> Reply:
                            key=f"{item.id}:{msg.msg_id}", user_ids=[item.handler_user_id], template="message.md.j2",
                            data={"text": f"{who}{phone}想了解审批事项 {item.number}「{item.title}」的办理情况"
                                          f"（当前环节：{item.stage}），请与其联系。"})
-    return text_reply(f"已请经办人 {item.handler_name or item.handler_user_id} 与您联系。")
+    who = md_escape(item.handler_name) if item.handler_name else md_code(item.handler_user_id)
+    return text_reply(Markdown(f"已请经办人 {who} 与您联系。"))
 
 
 async def unit_items(msg: Incoming, ctx: Context) -> Reply:
@@ -122,7 +125,7 @@ async def office_items(msg: Incoming, ctx: Context) -> Reply:
     """审批 <单位> | 超时 | 今日."""
     arg = ctx.args.strip()
     if arg in ("超时", "超期", "卡住"):
-        return await _list(ctx, None, "超时或滞留的审批事项", stuck=True)
+        return await _list(ctx, None, "超时和环节滞留的审批事项", stuck=True)
     if arg in ("今日", "今天"):
         return await _list(ctx, None, "今日审批", today=True)
     if not arg:
@@ -149,9 +152,13 @@ async def _list(ctx: Context, units: list[Unit] | None, title: str, *, stuck: bo
     async with ctx.db.read() as session:
         rows = (await session.exec(query.order_by(ApprovalItem.submitted_at.desc()).limit(500))).all()
     views = [item_view(i, u, cal, ctx) for i, u in rows]
-    if stuck:
-        views = [v for v in views
-                 if not v["done"] and (v["stage_days"] > STUCK_DAYS or v["total_days"] > v["limit"])]
+    if stuck:  # two separate questions: past the time limit, or stalled in one stage while within it
+        open_ = [v for v in views if not v["done"]]
+        overdue = [v for v in open_ if v["total_days"] > v["limit"]]
+        stalled = [v for v in open_ if v["total_days"] <= v["limit"] and v["stage_days"] > STUCK_DAYS]
+        return Reply("approval_list.md.j2", {"title": title, "overdue": overdue[:20], "stalled": stalled[:20],
+                                             "stuck_days": STUCK_DAYS, "limit": TIME_LIMIT, "open": [], "done": [],
+                                             "more": max(0, len(overdue) - 20) + max(0, len(stalled) - 20)})
     open_ = [v for v in views if not v["done"]]
     done = [v for v in views if v["done"]]
     return Reply("approval_list.md.j2", {"title": title, "open": open_[:20], "done": done[:10],

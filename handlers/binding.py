@@ -9,6 +9,7 @@ from sqlmodel import select
 from bot.context import Button, Context, Incoming, Reply
 from bot.importing.fields import parse_id
 from bot.notify import notify_users
+from bot.render import Markdown, md_code
 from bot.roles import UNIT_ROLES, Right, Role, parse_roles, role_labels
 from bot.router import Command, Router
 from models import Account, BindingRequest, Unit
@@ -107,8 +108,8 @@ async def _decide(msg: Incoming, ctx: Context, req_id: int, *, approved: bool, r
         unit = await session.get(Unit, req.unit_id)
         assert unit is not None
         if approved and await account_by_user(session, req.user_id) is not None:
-            return Reply("message.md.j2", {"text": f"用户 {req.user_id} 已有账号，请改用 import accounts 调整。"},
-                         outcome="invalid")
+            text = Markdown(f"用户 {md_code(req.user_id)} 已有账号，请改用 import accounts 调整。")
+            return Reply("message.md.j2", {"text": text}, outcome="invalid")
         req.status, req.reason = ("approved" if approved else "refused"), reason
         req.decided_by, req.decided_at = ctx.account.id, utcnow()
         session.add(req)

@@ -42,16 +42,18 @@ async def export_ledger(msg: Incoming, ctx: Context) -> Reply:
 
 
 async def export_roster(msg: Incoming, ctx: Context) -> Reply:
-    """导出走访计划: the current year's roster (or next year's, planned in advance) as an .xlsx."""
+    """导出走访计划 [年份]: the year asked for, else this year's roster (or next year's) as an .xlsx."""
     from bot.roster_export import build_roster_xlsx
     from models import PlannedVisit, VisitGroup
-    from models.visit_ops import current_plan
+    from models.visit_ops import plan_for
 
     today = local_today(ctx.services.clock())
+    asked = int(ctx.args.strip().rstrip("年")) if ctx.args.strip().rstrip("年").isdigit() else None
     async with ctx.db.read() as session:
-        plan = await current_plan(session, today.year) or await current_plan(session, today.year + 1)
+        plan = await plan_for(session, asked, today)
         if plan is None:
-            return text_reply("还没有走访计划。发送 生成走访计划 年份 生成。", "not_found")
+            return text_reply(f"{asked or ''}{' 年' if asked else ''}还没有走访计划。发送 生成走访计划 年份 生成。",
+                              "not_found")
         rows = (await session.exec(select(PlannedVisit, Unit, VisitGroup).join(Unit).join(VisitGroup).where(
             PlannedVisit.plan_id == plan.id))).all()
     table = [(v.month, g.name, u.name, u.town, v.scheduled_on.isoformat() if v.scheduled_on else "")
@@ -76,6 +78,6 @@ async def _send_file(msg: Incoming, ctx: Context, data: bytes, name: str, what: 
 
 def register(router: Router) -> None:
     router.add(Command("导出走访计划", export_roster, Right.OFFICE_VIEW, "导出走访计划 Excel（每组一页、每月一页）",
-                       topic="走访"))
+                       "导出走访计划 [年份]", topic="走访"))
     router.add(Command("导出台账", export_ledger, Right.OFFICE_VIEW, "导出整改台账 Excel（按单位汇总、灯色标注）",
                        aliases=("台账导出", "导出台帐", "台帐导出", "导出"), topic="整改"))

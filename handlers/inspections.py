@@ -19,7 +19,7 @@ from models import RandomDraw, SandingPlan, Unit
 from models.accounts import accounts_with_role
 from models.rectification import local_today
 from models.roster import draw, plan_sanding
-from models.visit_ops import priority_units
+from models.visit_ops import priority_units, visit_units
 
 
 def _md(lines: list[str]) -> Reply:
@@ -38,7 +38,7 @@ async def make_sanding_plan(msg: Incoming, ctx: Context) -> Reply:
     years = list(range(first, last + 1))
     today = local_today(ctx.services.clock())
     async with ctx.db.write() as session:
-        units = (await session.exec(select(Unit.id))).all()
+        units = [u.id for u in await visit_units(session)]
         first = await priority_units(session, today)
         plan = plan_sanding([(u, u in first) for u in units], years)
         await session.exec(delete(SandingPlan).where(SandingPlan.cycle_start == years[0]))  # type: ignore[call-overload]
@@ -51,17 +51,26 @@ async def make_sanding_plan(msg: Incoming, ctx: Context) -> Reply:
 
 
 async def show_sanding(msg: Incoming, ctx: Context) -> Reply:
+    """三定问效 [年份]: this year's units, or — when this year has none — the nearest planned year's, said."""
     try:
-        year = parse_year(ctx.args) if ctx.args.strip() else local_today(ctx.services.clock()).year
+        asked = parse_year(ctx.args.strip().rstrip("年")) if ctx.args.strip() else None
     except ValueError as e:
         return usage(f"{e}。", "三定问效 [年份]", "三定问效 2027")
+    this_year = local_today(ctx.services.clock()).year
     async with ctx.db.read() as session:
+        year = asked or this_year
+        if asked is None and not (await session.exec(select(SandingPlan.id).where(SandingPlan.year == year))).first():
+            planned = set((await session.exec(select(SandingPlan.year))).all())
+            years = sorted(planned, key=lambda y: (y < year, abs(y - year)))  # the nearest coming year first
+            year = years[0] if years else year
         rows = (await session.exec(select(SandingPlan, Unit).join(Unit).where(SandingPlan.year == year)
                                    .order_by(Unit.id))).all()
     if not rows:
         return text_reply(f"{year} 年没有三定问效安排。发送 生成三定问效计划 2027-2031 生成。", "not_found")
     names = "、".join(md_escape(u.label) + ("（已完成）" if p.done_on else "") for p, u in rows)
-    return _md([f"#### {year} 年三定规定跟踪问效单位（{len(rows)} 个）", "", names])
+    note = [] if year == this_year or asked else [f"（{this_year} 年没有三定问效安排，显示的是 {year} 年；"
+                                                  "查看其他年份请发送 三定问效 年份）", ""]
+    return _md([f"#### {year} 年三定规定跟踪问效单位（{len(rows)} 个）", "", *note, names])
 
 
 async def random_inspection(msg: Incoming, ctx: Context) -> Reply:
@@ -74,7 +83,7 @@ async def random_inspection(msg: Incoming, ctx: Context) -> Reply:
     except ValueError as e:
         return usage(f"{e}。", "随机抽查 N家 M人", "随机抽查 5家 2人")
     async with ctx.db.write() as session:
-        unit_pool = sorted((await session.exec(select(Unit.id))).all())
+        unit_pool = [u.id for u in await visit_units(session)]
         inspectors = sorted(a.user_id for a in await accounts_with_role(session, Role.OFFICE_STAFF))
         if n_units > len(unit_pool) or n_people > len(inspectors) or n_units < 1 or n_people < 1:
             return text_reply(f"只能从 {len(unit_pool)} 个单位、{len(inspectors)} 名编办业务员中抽取。", "invalid")

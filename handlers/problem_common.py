@@ -24,7 +24,7 @@ from models.rectification import (
     deliver_at,
     light,
     local_today,
-    normalize_number,
+    number_candidates,
     workdays_left,
 )
 from models.workdays import WorkCalendar
@@ -48,10 +48,11 @@ def scope_unit(ctx: Context) -> int | None:
 
 async def problem_in_scope(session: AsyncSession, ctx: Context, token: str) -> Problem | None:
     """A problem the sender may see; another unit's number looks exactly like an unknown one."""
-    number = normalize_number(token, local_today(ctx.services.clock()).year)
-    if number is None:
-        return None
-    return await find_problem(session, number, scope_unit(ctx))
+    for number in number_candidates(token, local_today(ctx.services.clock()).year):
+        found = await find_problem(session, number, scope_unit(ctx))
+        if found is not None:
+            return found
+    return None
 
 
 def not_found(token: str) -> Reply:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from sqlalchemy import func, update
+from sqlalchemy import update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -29,9 +29,11 @@ REMIND_KIND = "problem.remind"
 
 
 async def next_number(session: AsyncSession, year: int) -> str:
+    """The next ZG-<year>-NNNN, after the highest of that year (an office's own numbers never count)."""
     prefix = f"ZG-{year}-"
-    last = (await session.exec(select(func.max(Problem.number)).where(Problem.number.like(prefix + "%")))).one()
-    return problem_number(year, int(last.rsplit("-", 1)[1]) + 1 if last else 1)
+    numbers = (await session.exec(select(Problem.number).where(Problem.number.like(prefix + "%")))).all()
+    seqs = [int(n[len(prefix):]) for n in numbers if n[len(prefix):].isdigit()]
+    return problem_number(year, max(seqs, default=0) + 1)
 
 
 def _event(session: AsyncSession, problem: Problem, actor: Account | None, action: str, detail: str = "",

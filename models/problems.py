@@ -16,7 +16,7 @@ OPEN_STATUSES = (TODO, IN_PROGRESS, IN_REVIEW)
 
 class Problem(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
-    number: str = Field(unique=True, max_length=20)  # ZG-2026-0001
+    number: str = Field(unique=True, max_length=40)  # ZG-2026-0001, or the office's own ledger number
     unit_id: int = Field(foreign_key="unit.id", index=True)
     source: str = Field(max_length=10)  # one of SOURCES
     description: str = Field(max_length=2000)

@@ -8,6 +8,7 @@ problem through 国庆 or 春节 without waiting.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -149,6 +150,14 @@ def normalize_number(text: str, this_year: int) -> str | None:
     if m.group(1):
         return problem_number(int(m.group(1)), int(m.group(2)))
     return problem_number(this_year, int(m.group(3)))
+
+
+def number_candidates(text: str, this_year: int) -> list[str]:
+    """What a typed problem number may mean: the office's own number as typed (any scheme, e.g.
+    `QX-2026-001`), upper-cased, then the bot's `ZG-年-序号` reading of it."""
+    raw = unicodedata.normalize("NFKC", text).strip()
+    out = [raw, raw.upper(), normalize_number(raw, this_year) or ""]
+    return [n for n in dict.fromkeys(out) if n]
 
 
 def days_phrase(left: int) -> str:

@@ -35,6 +35,7 @@ class RosterUnit:
     town: str
     priority: bool = False  # open red problem or severe warning: visit in Q1
     last_year_group: int | None = None
+    name: str = ""  # shown in every message; "单位<id>" only when a caller gives none
 
 
 @dataclass(frozen=True)
@@ -112,14 +113,18 @@ class Prepared:
         return "全年" if not h or h[0] == min(self.inst.months) else f"{h[0]}月至{h[-1]}月"
 
 
+def unit_name(unit: RosterUnit) -> str:
+    return unit.name or f"单位{unit.id}"
+
+
 def _valid_fixed(inst: RosterInstance) -> tuple[dict[int, tuple[int, int]], list[str]]:
-    units, groups, months = {u.id for u in inst.units}, {g.id for g in inst.groups}, set(inst.months)
+    units, groups, months = {u.id: u for u in inst.units}, {g.id for g in inst.groups}, set(inst.months)
     fixed, notes = {}, []
     for uid, (gid, month) in sorted(inst.fixed.items()):
         if uid not in units:
-            notes.append(f"保留的走访中有不存在的单位（编号{uid}），已忽略")
+            notes.append("保留的走访中有一个单位已不在走访范围内，已忽略")
         elif gid not in groups or month not in months:
-            notes.append(f"单位{uid}保留的走访（组{gid}，{month}月）已无法对应，改为重新安排")
+            notes.append(f"{unit_name(units[uid])}原定{month}月的走访，原来的走访组已不再走访，改为重新安排")
         else:
             fixed[uid] = (gid, month)
     return fixed, notes
@@ -178,13 +183,14 @@ def relax_reason(p: Prepared) -> str:
     mn = p.inst.min_per_slot
     need = {g: mn * len(p.avail[g]) for g in p.groups}
     if len(p.free) < sum(need.values()):
-        return (f"待安排的单位只有{len(p.free)}个，不够让每个组在{p.span()}每月至少走访{mn}个单位"
-                f"（需要{sum(need.values())}个），有些组在有些月份不安排走访")
+        slots = sum(len(p.avail[g]) for g in p.groups)
+        return (f"要走访的单位只有{len(p.free)}个，排不满每组每月{mn}家（各组能走访的月份合计{slots}个，"
+                f"每月{mn}家就要{sum(need.values())}个单位），所以有些组在有些月份不安排走访")
     can = Counter(g for gs in p.allowed.values() for g in gs)
     for g, n in need.items():
         if can[g] < n:
-            return (f"{p.groups[g].name}能走访的单位只有{can[g]}个，不够每月至少{mn}个（需要{n}个），"
-                    f"有些组在有些月份不安排走访")
+            return (f"{p.groups[g].name}能去的单位只有{can[g]}个，排不满它能走访的{len(p.avail[g])}个月"
+                    f"（每月{mn}家就要{n}个单位），所以它有些月份不安排走访")
     return ""
 
 
@@ -196,8 +202,8 @@ def check_capacity(inst: RosterInstance) -> list[str]:
 def capacity_problems(p: Prepared) -> list[str]:
     out, n_groups, mx = [], len(p.groups), p.inst.max_per_slot
     for u in (u for u in p.free if not p.allowed[u.id] and p.groups):
-        out.append(f"单位{u.id}：全部{n_groups}个走访组都需要回避，没有组能去走访" if all(
-            u.id in g.avoid for g in p.groups.values()) else f"单位{u.id}：不需回避的组在{p.span()}都不能走访")
+        out.append(f"{unit_name(u)}：全部{n_groups}个走访组都需要回避，没有组能去走访" if all(
+            u.id in g.avoid for g in p.groups.values()) else f"{unit_name(u)}：不需回避的组在{p.span()}都不能走访")
     if p.free and not p.horizon:
         out.append(f"{p.inst.from_month}月以后没有可安排的月份，还有{len(p.free)}个单位没有安排")
     room = mx * len(p.open_slots())
@@ -227,10 +233,10 @@ def hall_check(p: Prepared) -> list[str]:
     if flow.solve(src, sink) != flow.OPTIMAL or flow.optimal_flow() >= n:
         return []
     side = set(flow.get_source_side_min_cut())
-    stuck = [u.id for i, u in enumerate(p.free) if i in side]
+    stuck = [unit_name(u) for i, u in enumerate(p.free) if i in side]
     near = [g for k, g in enumerate(groups) if n + k in side]
     names = "、".join(p.groups[g].name for g in near[:5]) + (f"等{len(near)}个组" if len(near) > 5 else "")
-    return [f"{'、'.join(f'单位{u}' for u in stuck[:5])}{'等' if len(stuck) > 5 else ''}共{len(stuck)}个单位只能由"
+    return [f"{'、'.join(stuck[:5])}{'等' if len(stuck) > 5 else ''}共{len(stuck)}个单位只能由"
             f"{names or '很少的组'}走访（回避和停访月份所限），这些组{p.span()}只有"
             f"{sum(room[groups.index(g)] for g in near)}个名额，排不下"]
 

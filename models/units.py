@@ -35,6 +35,7 @@ class Unit(SQLModel, table=True):
     posts_dept_deputy: int | None = None  # 内设机构领导副职职数
     data_updated_on: date | None = None  # 更新日期 (实名制 data)
     frozen_since: date | None = None  # set while a problem is long overdue (冻结, seed 001)
+    visit_exempt: bool = False  # 不纳入走访抽查: never planned for a visit, 三定问效 or a random draw
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

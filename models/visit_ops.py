@@ -46,9 +46,47 @@ async def priority_units(session: AsyncSession, today: date) -> set[int]:
     return set((await session.exec(red)).all()) | set((await session.exec(severe)).all())
 
 
+OFFICE_ROLE_CODES = ("office_staff", "office_leader")  # bot.roles.Role values (models never import bot/)
+
+
+OFFICE_NAME = "机构编制委员会办公室"  # 编办's full name, in every county's unit list
+
+
+async def office_unit_ids(session: AsyncSession) -> set[int]:
+    """The office's own unit(s): where the 编办业务员 and 编办领导 accounts belong, and any unit named
+    …机构编制委员会办公室 (so the office is left out even before its accounts are imported)."""
+    from models.accounts import Account
+
+    rows = (await session.exec(select(Account.unit_id, Account.roles).where(
+        Account.unit_id.is_not(None), Account.active == True))).all()  # type: ignore[union-attr]  # noqa: E712
+    named = (await session.exec(select(Unit.id).where(Unit.name.contains(OFFICE_NAME)))).all()  # type: ignore[attr-defined]
+    staffed = {unit for unit, roles in rows if any(code in (roles or "").split(",") for code in OFFICE_ROLE_CODES)}
+    return staffed | set(named)
+
+
+async def visit_units(session: AsyncSession) -> list[Unit]:
+    """Units that may be visited, put in 三定问效 or drawn: not the office itself, not flagged
+    不纳入走访抽查 (e.g. units being abolished); by id."""
+    own = await office_unit_ids(session)
+    units = (await session.exec(select(Unit).where(Unit.visit_exempt == False).order_by(Unit.id))).all()  # noqa: E712
+    return [u for u in units if u.id not in own]
+
+
 async def current_plan(session: AsyncSession, year: int) -> RosterPlan | None:
     return (await session.exec(select(RosterPlan).where(RosterPlan.year == year, RosterPlan.current == True)  # noqa: E712
                                .order_by(RosterPlan.id.desc()))).first()  # type: ignore[union-attr]
+
+
+async def plan_for(session: AsyncSession, year: int | None, today: date) -> RosterPlan | None:
+    """The plan a view shows: the year asked for; else this year's, next year's or the latest one."""
+    if year is not None:
+        return await current_plan(session, year)
+    for y in (today.year, today.year + 1):
+        plan = await current_plan(session, y)
+        if plan is not None:
+            return plan
+    return (await session.exec(select(RosterPlan).where(RosterPlan.current == True)  # noqa: E712
+                               .order_by(RosterPlan.year.desc()))).first()  # type: ignore[attr-defined]
 
 
 async def plan_visits(session: AsyncSession, plan: RosterPlan) -> list[PlannedVisit]:
@@ -86,7 +124,7 @@ async def build_instance(session: AsyncSession, year: int, from_month: int, toda
     re-plan — the visits before `from_month` (and every unit already visited this year) kept fixed."""
     groups = await active_groups(session)
     derived = await derived_avoidance(session, groups)
-    units = (await session.exec(select(Unit).order_by(Unit.id))).all()
+    units = await visit_units(session)
     first = await priority_units(session, today)
     last = await current_plan(session, year - 1)
     last_pairs = {v.unit_id: v.group_id for v in await plan_visits(session, last)} if last else {}
@@ -95,11 +133,12 @@ async def build_instance(session: AsyncSession, year: int, from_month: int, toda
     if plan is not None and from_month > 1:
         visited = set((await session.exec(select(VisitRecord.unit_id).where(
             func.extract("year", VisitRecord.visited_on) == year))).all())
+        pool = {u.id for u in units}
         for v in await plan_visits(session, plan):
-            if v.month < from_month or v.unit_id in visited:
+            if v.unit_id in pool and (v.month < from_month or v.unit_id in visited):
                 fixed[v.unit_id] = (v.group_id, v.month)
     instance = RosterInstance(
-        units=[RosterUnit(u.id, u.town or "", u.id in first, last_pairs.get(u.id)) for u in units],  # type: ignore[arg-type]
+        units=[RosterUnit(u.id, u.town or "", u.id in first, last_pairs.get(u.id), u.label) for u in units],  # type: ignore[arg-type]
         groups=[RosterGroup(g.id, g.name, blocked(g), avoided(g) | derived.get(g.id, set()))  # type: ignore[arg-type]
                 for g in groups],
         weights=weights or RosterWeights(), fixed=fixed, from_month=from_month,

@@ -112,6 +112,21 @@ async def test_office_queries(app, dataset, emulator):
     assert "已与组织部沟通" in (await chat.say("bb_ywy1", "进度 SP-G")).text
 
 
+async def test_overdue_and_stalled_are_told_apart_with_plain_figures(app, dataset, emulator):
+    """审批 超时: an item past its time limit and one merely stalled in a stage (5 of 10 days) are
+    listed under separate headings; every figure names its unit (个工作日)."""
+    edu = await unit_id(app.db, "教育局")
+    await seed(app, [item("SP-X", edu, "用编核准", "2026-09-21 09:00", "审核")], now=beijing("2026-09-21 09:00"))
+    stuck = await Chat(emulator).say("bb_ywy1", "审批 超时")
+    overdue, stalled = stuck.text.split("**环节滞留")
+    assert "**超过时限 1 件**" in overdue and "SP-X" in overdue and "SP-E" not in overdue
+    assert "已逾期" in next(x for x in overdue.splitlines() if " SP-X " in x)
+    line = next(x for x in stalled.splitlines() if " SP-E " in x)
+    assert "🔴" not in line
+    assert "本环节已 5 个工作日，累计 5 个工作日（时限 10 个工作日，还剩 5 个工作日）" in line
+    assert " 天" not in stuck.text and "超时或滞留" not in stuck.text
+
+
 async def test_stage_change_is_told_once_and_opt_out_is_respected(app, emulator):
     edu = await unit_id(app.db, "教育局")
     await seed(app, [item("SP-1", edu, "用编核准", "2026-10-19 09:00", "受理")])

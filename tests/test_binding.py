@@ -74,3 +74,14 @@ async def test_binding_commands_validate_arguments(chat):
 async def test_existing_account_need_not_apply(chat):
     reply = await chat.say("jyj_ll", "申请绑定 教育局")
     assert "无需再申请" in reply.text
+
+
+async def test_user_ids_are_shown_unaltered(chat, emulator, bot):
+    """An ID is shown where it is the point, exactly as DingTalk spells it (not `jyj＿ll`)."""
+    me = await chat.say("jyj_ll", "我是谁")
+    assert "`jyj_ll`" in me.text and "＿" not in me.text
+    await chat.say("new_comer_3", "申请绑定 教育局", nick="钱多多")
+    [push] = await emulator.wait_push("admin1")
+    assert "`new_comer_3`" in push.text
+    listing = await chat.say("admin1", "绑定申请")
+    assert "`new_comer_3`" in listing.text and "＿" not in listing.text

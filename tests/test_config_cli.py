@@ -133,3 +133,46 @@ def test_cli_import_persons_runs_the_warning_scan(tmp_path):
     assert "人员导入完成" in out.stdout and "预警扫描：新增" in out.stdout
     again = run_cli("-c", str(cfg), "import", "persons", str(ROOT / "bot/demo/persons.csv"), cwd=tmp_path)
     assert "预警扫描：新增 0，加重 0，解除 0" in again.stdout
+
+
+# --- issue 10: everything a user sees is Chinese; no silent database ------------------------------------
+
+def test_cli_help_and_errors_are_chinese(tmp_path):
+    for args in (("--help",), ("import", "--help"), ("db", "-h")):
+        out = run_cli(*args, cwd=tmp_path)
+        assert out.returncode == 0 and "用法：python -m bot" in out.stdout
+        assert not any(word in out.stdout for word in ("usage:", "options:", "positional arguments", "show this"))
+        assert "选项：" in out.stdout and "选项:" not in out.stdout
+    wrong = run_cli("-c", "x.toml", "import", "people", "a.csv", cwd=tmp_path)
+    assert wrong.returncode == 2 and "错误：参数 类型 不能是 'people'" in wrong.stderr and "error" not in wrong.stderr
+    missing = run_cli(cwd=tmp_path)
+    assert "错误：缺少参数：命令" in missing.stderr and "required" not in missing.stderr
+
+
+def test_without_c_the_default_config_is_used_or_the_command_refuses(tmp_path):
+    out = run_cli("import", "groups", str(ROOT / "bot/demo/groups.csv"), cwd=tmp_path)
+    assert out.returncode == 2 and "没有指定配置文件" in out.stderr and "config.toml" in out.stderr
+    assert not list(tmp_path.iterdir())  # no bianban.db appeared anywhere
+    (tmp_path / "config.toml").write_text("[bot]\nlog_level = 'INFO'\n", encoding="utf-8")
+    up = run_cli("db", "upgrade", cwd=tmp_path)
+    assert up.returncode == 0, up.stderr
+    assert f"数据库已升级到最新版本：SQLite 文件 {tmp_path.resolve() / 'bianban.db'}" in up.stdout
+    imported = run_cli("import", "units", str(ROOT / "bot/demo/units.csv"), cwd=tmp_path)
+    assert imported.returncode == 0 and f"数据库：SQLite 文件 {tmp_path.resolve() / 'bianban.db'}" in imported.stdout
+    assert "INFO" not in imported.stderr and "alembic" not in imported.stderr  # no English migration chatter
+
+
+def test_config_type_errors_name_the_type_in_chinese(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        load_config(write(tmp_path, "[server]\nport = 'eighty'\n"), env={})
+    assert str(e.value) == '配置项 [server] port 类型错误：应为整数（如 8080），实际为 "eighty"'
+    with pytest.raises(ConfigError, match="应为 true 或 false"):
+        load_config(write(tmp_path, "[rectification]\nquiet_on_rest_days = 1\n"), env={})
+
+
+def test_example_config_comments_are_chinese():
+    import re
+
+    for line in (ROOT / "config.example.toml").read_text(encoding="utf-8").splitlines():
+        if line.startswith("#") and not line.startswith("#   "):  # "#   url = ..." lines are examples
+            assert re.search(r"[\u4e00-\u9fff]", line), line

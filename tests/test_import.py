@@ -273,3 +273,38 @@ async def test_demo_files_import_cleanly(db):
     for kind in ("units", "accounts"):
         again = await import_file(db, kind, DEMO / f"{kind}.csv")
         assert (again.added, again.updated) == (0, 0)
+
+
+def test_import_formats_are_documented_in_the_repository():
+    """docs/import-formats.md lists every import kind, every column and every allowed value; the README
+    links it (and docs/operations.md) and points at nothing outside the repository."""
+    import re
+
+    from bot.importing import KINDS
+    from bot.importing.persons import IDENTITIES, PERSON_KINDS
+    from bot.roles import ROLE_LABELS
+    from models.approvals import STATUSES as APPROVAL_STATUSES
+    from models.approvals import TYPES
+    from models.problems import SOURCES, STATUSES
+    from models.retirement import CATEGORIES
+    from models.staffing import LEADER_LEVELS, LEADER_RANKS, STAFFING_TYPES
+    from models.units import UNIT_KINDS
+
+    root = Path(__file__).resolve().parent.parent
+    doc = (root / "docs" / "import-formats.md").read_text(encoding="utf-8")
+    for kind, spec in KINDS.items():
+        section = doc.split(f"## {kind} ")[1].split("\n## ")[0]
+        for header in spec.headers:
+            assert f"| {header}" in section or f"、{header}" in section, (kind, header)
+        for header in spec.required:
+            assert re.search(rf"(\| |、){re.escape(header)}\*", section), (kind, header)
+    for value in (*ROLE_LABELS.values(), *UNIT_KINDS, *STAFFING_TYPES, *SOURCES, *STATUSES, *TYPES,
+                  *APPROVAL_STATUSES, *PERSON_KINDS, *IDENTITIES, *LEADER_LEVELS, *LEADER_RANKS, *CATEGORIES):
+        assert value in doc, value
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    assert "shared/" not in readme
+    for link in ("docs/import-formats.md", "docs/operations.md"):
+        assert f"]({link})" in readme and (root / link).is_file()
+    assert "import groups" in readme and "python -m bot import" not in readme  # every example has -c
+    for kind in KINDS:
+        assert f"`{kind}`" in readme.split("目前支持")[1].split("\n\n")[0], kind

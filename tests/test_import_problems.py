@@ -265,7 +265,7 @@ async def test_bad_file_writes_nothing_and_names_rows_and_columns(demo_db, tmp_p
         ["", "教育局", "巡察", "两个期限", "", "2026-09-28", "2026-10-30", "5", ""],  # row 5
         ["", "教育局", "巡察", "没有期限", "", "2026-09-28", "", "", ""],  # row 6
         ["", "教育局", "巡察", "期限早于交办", "", "2026-09-28", "2026-09-01", "", ""],  # row 7
-        ["ZG2026-1", "教育局", "巡察", "编号不对", "", "2026-09-28", "", "5", ""],  # row 8
+        ["QX-" + "1" * 38, "教育局", "巡察", "编号太长", "", "2026-09-28", "", "5", ""],  # row 8
         ["zg-2026-0001", "卫健局", "审计", "编号重复", "", "2026-09-28", "", "5", ""],  # row 9
         ["", "教育局", "巡察", "时限不对", "", "2026-09-28", "", "0", "已办结"],  # row 10
         ["", "", "巡察", "", "", "2026-02-30", "", "5", ""],  # row 11
@@ -279,7 +279,7 @@ async def test_bad_file_writes_nothing_and_names_rows_and_columns(demo_db, tmp_p
         "第5行 整改期限、整改时限: 只能填写其中一项（整改期限填日期，整改时限填工作日数）",
         "第6行 整改期限、整改时限: 必须填写其中一项（整改期限填日期，整改时限填工作日数）",
         "第7行 整改期限: 2026-09-01早于交办日期2026-09-28",
-        "第8行 问题编号: 应为“ZG-年份-四位序号”（如 ZG-2026-0001），而不是“ZG2026-1”",
+        "第8行 问题编号: 不能超过40个字符（现有41个）",
         "第9行 问题编号: 与第2行重复",
         "第10行 整改时限: 应大于0",
         "第10行 状态: 未知状态“已办结”（可选：待整改、整改中、待销号审核、已销号）",
@@ -328,3 +328,13 @@ async def test_missing_columns(demo_db, tmp_path):
         await import_file(demo_db, "问题台账", path)
     assert exc.value.lines == ["缺少必填列：问题来源、交办日期"]
     assert await count(demo_db, Problem) == 0
+
+
+async def test_office_numbers_are_kept_but_need_no_inner_space(demo_db, tmp_path):
+    rows = [[" 巡察〔2026〕3号-1 ", "教育局", "巡察", "一", "", "2026-09-28", "", "5", ""],
+            ["QX 2026 002", "教育局", "巡察", "二", "", "2026-09-28", "", "5", ""]]
+    with pytest.raises(ImportRejected) as exc:
+        await import_file(demo_db, "problems", write_csv(tmp_path / "p.csv", rows))
+    assert exc.value.lines == ["第3行 问题编号: 不能含空格（如需分隔请用“-”），而不是“QX 2026 002”"]
+    await import_file(demo_db, "problems", write_csv(tmp_path / "p.csv", rows[:1]))
+    assert list(await problems(demo_db)) == ["巡察〔2026〕3号-1"]

@@ -219,3 +219,27 @@ async def test_rest_day_deadlines_from_extensions_and_imports(make_bot, emulator
     await import_file(app.db, "problems", path)
     listing = await chat.say("wjj_ll", "整改")
     assert "2026-11-22（节假日顺延至 2026-11-23）" in listing.text and "不含今天还剩 1 个工作日" in listing.text
+
+
+async def test_the_office_own_ledger_numbers_are_kept_and_understood(emulator, office_bot, chat, tmp_path):
+    """An imported ledger keeps its own numbers (QX-2026-001); only a blank number gets a ZG- one; every
+    chat command that takes a problem number accepts the office's numbers."""
+    from bot.importing import import_file
+    from tests.test_import_problems import write_csv
+
+    rows = [["  QX-2026-001 ", "教育局", "巡察", "超编借调人员3名", "", "2026-11-02", "", "20", ""],
+            ["县审〔2026〕7号-1", "教育局", "审计", "临时聘用人员未备案", "", "2026-11-02", "", "20", ""],
+            ["", "教育局", "巡察", "没有编号的一条", "", "2026-11-02", "", "20", ""]]
+    await import_file(office_bot.db, "problems", write_csv(tmp_path / "ledger.csv", rows))
+    async with office_bot.db.read() as s:
+        numbers = sorted(p.number for p in (await s.exec(select(Problem))).all())
+    assert numbers == ["QX-2026-001", "ZG-2026-0001", "县审〔2026〕7号-1"]
+    assert "超编借调人员3名" in (await chat.say("bb_ywy1", "问题 QX-2026-001")).text
+    assert "超编借调人员3名" in (await chat.say("jyj_ll", "问题 qx-2026-001")).text
+    assert "临时聘用人员未备案" in (await chat.say("bb_ywy1", "问题 县审〔2026〕7号-1")).text
+    reported = await chat.say("jyj_ll", "整改 QX-2026-001 已清退借调人员3名")
+    assert "QX-2026-001" in reported.text and "没有找到" not in reported.text
+    assert "已销号" in (await chat.say("bb_ywy1", "销号 QX-2026-001 整改到位")).text
+    assert "没有找到" in (await chat.say("wjj_ll", "问题 QX-2026-001")).text  # another unit's problem
+    made = await assign(chat)  # 交办 in chat still numbers ZG-年-序号, after the generated one
+    assert made == "ZG-2026-0002"

@@ -39,10 +39,11 @@ async def planned(app) -> tuple[list[PlannedVisit], dict[int, VisitGroup], dict[
 
 async def test_plan_keeps_every_hard_constraint_and_answers_plainly(chat, app):
     reply = await chat.say("bb_ywy1", "生成走访计划 2027")
-    assert "2027 年走访计划已生成" in reply.text and "31 个单位，2 个组" in reply.text
+    assert "2027 年走访计划已生成" in reply.text and "30 个单位，2 个组" in reply.text
     assert "最优" in reply.text or "差距" in reply.text
     visits, groups, units = await planned(app)
-    assert sorted(v.unit_id for v in visits) == sorted(units)  # every unit exactly once
+    office = next(u.id for u in units.values() if u.short_name == "县委编办")
+    assert sorted(v.unit_id for v in visits) == sorted(set(units) - {office})  # every unit once, not the office
     per_slot = Counter((v.group_id, v.month) for v in visits)
     assert max(per_slot.values()) <= 3
     for v in visits:
@@ -99,7 +100,7 @@ async def test_record_turn_into_problem_and_coverage(chat, app, emulator):
         problem = (await s.exec(select(Problem))).one()
     assert problem.source == "下沉走访" and problem.origin == f"visit:{number}"
     progress = await chat.say("bb_ld1", "走访进度")
-    assert "已走访 1 / 31" in progress.text
+    assert "已走访 1 / 30 个计划内单位" in progress.text
 
 
 async def test_sanding_plan_and_reproducible_draw(chat, app):
@@ -108,7 +109,7 @@ async def test_sanding_plan_and_reproducible_draw(chat, app):
     async with app.db.read() as s:
         rows = (await s.exec(select(SandingPlan))).all()
     counts = Counter(r.year for r in rows)
-    assert len(rows) == 31 and max(counts.values()) - min(counts.values()) <= 1
+    assert len(rows) == 30 and max(counts.values()) - min(counts.values()) <= 1
     assert "2027 年三定规定跟踪问效单位" in (await chat.say("bb_ld1", "三定问效 2027")).text
     from jobs.visits import sanding_reminder
 
@@ -128,11 +129,11 @@ async def test_export_roster_one_sheet_per_group_and_month(chat, app, emulator):
     from openpyxl import load_workbook
 
     await chat.say("bb_ywy1", "生成走访计划 2027")
-    assert "走访计划（31 家）已生成" in (await chat.say("bb_ld1", "导出走访计划")).text
+    assert "走访计划（30 家）已生成" in (await chat.say("bb_ld1", "导出走访计划")).text
     [push] = await emulator.wait_push("bb_ld1")
     book = load_workbook(BytesIO(emulator.media[push.param["mediaId"]][1]))
     assert book.sheetnames[:2] == ["第一组", "第二组"] and book.sheetnames[2:] == [f"{m}月" for m in range(1, 13)]
-    assert sum(book[f"{m}月"].max_row - 2 for m in range(1, 13)) == 31
+    assert sum(book[f"{m}月"].max_row - 2 for m in range(1, 13)) == 30
 
 
 async def test_avoidance_is_also_derived_from_the_persons_data(chat, app):
@@ -150,3 +151,90 @@ async def test_avoidance_is_also_derived_from_the_persons_data(chat, app):
     media = next(v for v in visits if v.unit_id == units["融媒体中心"].id)
     assert groups[media.group_id].name == "第二组"
     assert "需回避" in (await chat.say("bb_ywy1", "调整走访 融媒体中心 第一组 5")).text
+
+
+# --- issue 10: nothing misleads ---------------------------------------------------------------------
+
+async def test_the_office_itself_and_flagged_units_are_never_visited_or_drawn(chat, app, demo_db, tmp_path):
+    """The office's own unit is left out by default; 不纳入走访抽查=是 in the units file leaves out others."""
+    import csv
+
+    rows = list(csv.reader((DEMO / "units.csv").open(encoding="utf-8")))
+    rows[0].append("不纳入走访抽查")
+    for row in rows[1:]:
+        row.append("是" if row[1] == "融媒体中心" else "")
+    flagged = tmp_path / "units.csv"
+    with flagged.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows(rows)
+    await import_file(demo_db, "units", flagged)
+    reply = await chat.say("bb_ywy1", "生成走访计划 2027")
+    assert "29 个单位" in reply.text
+    visits, _, units = await planned(app)
+    names = {units[v.unit_id].short_name for v in visits}
+    assert len(names) == 29 and "县委编办" not in names and "融媒体中心" not in names
+    assert "没有这个单位" in (await chat.say("bb_ld1", "走访计划 县委编办")).text
+    refused = await chat.say("bb_ywy1", "随机抽查 30家 1人")
+    assert "只能从 29 个单位" in refused.text
+    drawn = await chat.say("bb_ywy1", "随机抽查 29家 1人")
+    listed = drawn.text.split("- 单位：")[1].split("\n")[0]
+    assert "县委编办" not in listed and "融媒体中心" not in listed and "教育局" in listed
+    await chat.say("bb_ywy1", "生成三定问效计划 2027-2031")
+    async with app.db.read() as s:
+        sanding = {units[r.unit_id].short_name for r in (await s.exec(select(SandingPlan))).all()}
+    assert len(sanding) == 29 and "县委编办" not in sanding
+
+
+async def test_an_impossible_plan_names_units_by_name(chat, app, demo_db, tmp_path):
+    groups = tmp_path / "groups.csv"
+    groups.write_text("组名,组长,组员,不可走访月份,回避单位\n第一组,bb_ld1,bb_ywy1,8,教育局\n"
+                      "第二组,bb_ld2,bb_ywy2,2,教育局\n", encoding="utf-8")
+    await import_file(demo_db, "groups", groups)
+    reply = await chat.say("bb_ywy1", "生成走访计划 2027")
+    assert "无法生成" in reply.text
+    assert "教育局：全部2个走访组都需要回避" in reply.text and not re.search(r"单位\d", reply.text)
+
+
+async def test_views_default_to_the_year_that_has_a_plan_and_say_so(chat, app):
+    assert "2026 年还没有走访计划" in (await chat.say("bb_ld1", "走访进度")).text
+    await chat.say("bb_ywy1", "生成走访计划 2027")  # today is 2026-11-23
+    progress = await chat.say("bb_ld1", "走访进度")
+    assert "2027 年走访进度" in progress.text and "2026 年还没有走访计划，显示的是 2027 年" in progress.text
+    this_month = await chat.say("bb_ld1", "走访计划 本月")
+    first = re.search(r"2027 年 (\d+) 月走访安排", this_month.text).group(1)
+    assert f"2026 年没有走访计划；下面是 2027 年计划中最早的一个月：{first} 月" in this_month.text
+    assert f"- {first}月 第" in this_month.text
+    assert "2026 年还没有走访计划" in (await chat.say("bb_ld1", "走访进度 2026")).text
+    march = await chat.say("bb_ld1", "走访计划 2027 3月")
+    assert "2027 年 3 月走访安排" in march.text and "- 3月" in march.text and "显示的是" not in march.text
+    group = await chat.say("bb_ld1", "走访计划 第一组")
+    assert "2027 年走访计划 · 第一组" in group.text
+    await chat.say("bb_ywy1", "生成三定问效计划 2027-2031")  # 三定问效 defaults the same way
+    sanding = await chat.say("bb_ld1", "三定问效")
+    assert "2027 年三定规定跟踪问效单位" in sanding.text and "2026 年没有三定问效安排，显示的是 2027 年" in sanding.text
+
+
+async def test_plan_summary_speaks_the_office_words(chat, app):
+    reply = await chat.say("bb_ywy1", "生成走访计划 2027")
+    assert "多出" not in reply.text and "跨乡镇" not in reply.text
+    assert re.search(r"第[一二]组 \d+ 家", reply.text)
+    assert re.search(r"第[一二]组\d+月要跑(两|三)个乡镇（[^）]+、", reply.text) or "都在同一个乡镇" in reply.text
+
+
+async def test_groups_show_names_not_user_ids(chat, app):
+    reply = await chat.say("bb_ld1", "走访分组")
+    assert "组长 赵强" in reply.text and "组员 何琳、马骏" in reply.text and "回避 教育局" in reply.text
+    assert "bb" not in reply.text and "＿" not in reply.text
+
+
+async def test_the_office_is_left_out_even_before_its_accounts_exist(app):
+    """Named …机构编制委员会办公室 in the units file: left out although no office account is bound to it."""
+    from models import Account
+    from models.visit_ops import visit_units
+
+    async with app.db.write() as s:
+        for account in (await s.exec(select(Account))).all():
+            account.unit_id = None
+            s.add(account)
+    async with app.db.read() as s:
+        pool = {u.short_name for u in await visit_units(s)}
+    assert len(pool) == 30 and "县委编办" not in pool

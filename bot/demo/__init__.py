@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from datetime import date, datetime
 from pathlib import Path
 
 from sqlmodel import select
@@ -20,6 +21,7 @@ from bot.importing import import_file
 from bot.migrate import upgrade
 from bot.roles import ROLE_LABELS, Role
 from models import Account, Unit
+from models.base import LOCAL_TZ
 
 HERE = Path(__file__).resolve().parent
 CLIENT_ID, CLIENT_SECRET = "demo-app", "demo-secret"
@@ -33,10 +35,14 @@ async def load_demo_data(db: Database) -> list[str]:
     return [r.summary() for r in results]
 
 
-async def load_demo_extras(db: Database) -> list[str]:
-    """For `make demo` only: 实名制 persons, the 2027 holiday example and the visit groups."""
-    return [(await import_file(db, kind, HERE / name)).summary()
-            for kind, name in (("persons", "persons.csv"), ("holidays", "holidays-2027.csv"), ("groups", "groups.csv"))]
+async def load_demo_extras(db: Database, today: date | None = None) -> list[str]:
+    """For `make demo` (and the README test): 实名制 persons, the 2027 holiday example, the visit groups
+    and approval items with their timelines, dated back from `today` (default: today in Beijing)."""
+    from bot.demo.approvals import load_demo_approvals
+
+    files = (("persons", "persons.csv"), ("holidays", "holidays-2027.csv"), ("groups", "groups.csv"))
+    lines = [(await import_file(db, kind, HERE / name)).summary() for kind, name in files]
+    return [*lines, await load_demo_approvals(db, today or datetime.now(LOCAL_TZ).date())]
 
 
 async def personas(db: Database) -> list[dict[str, str]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from aiohttp import web
 
@@ -41,8 +41,18 @@ def attach_chat(emu: Emulator, personas: list[dict[str, str]]) -> None:
         since = int(request.query.get("since", "0") or 0)
         return web.json_response({"events": [e for e in _events(emu, user, nicks) if e["seq"] > since]})
 
+    async def media(request: web.Request) -> web.Response:
+        """A file the bot uploaded (an export), served as a download."""
+        found = emu.media.get(request.match_info["media_id"])
+        if found is None:
+            return web.json_response({"error": "文件不存在（演示重启后旧文件会清空）"}, status=404)
+        name, data = found
+        return web.Response(body=data, content_type="application/octet-stream", headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+
     emu.app.add_routes([web.get("/", page), web.get("/chat/personas", list_personas),
-                        web.post("/chat/send", send), web.get("/chat/log", log)])
+                        web.post("/chat/send", send), web.get("/chat/log", log),
+                        web.get("/chat/media/{media_id}", media)])
 
 
 def _events(emu: Emulator, user: str, nicks: dict[str, str]) -> list[dict[str, Any]]:
@@ -61,6 +71,23 @@ def _events(emu: Emulator, user: str, nicks: dict[str, str]) -> list[dict[str, A
         else:
             continue
         buttons = [{"title": t, "command": unquote(u.split("content=", 1)[-1])} for t, u in sent.buttons]
-        events.append({"seq": sent.seq, "conv": conv, "from": "bot", "text": sent.text,
-                       "push": sent.kind != "reply", "buttons": buttons})
+        event = {"seq": sent.seq, "conv": conv, "from": "bot", "text": sent.text,
+                 "push": sent.kind != "reply", "buttons": buttons}
+        if sent.msg_key == "sampleFile":
+            event["file"] = _file(emu, sent.param)
+        events.append(event)
     return sorted(events, key=lambda e: e["seq"])
+
+
+def _file(emu: Emulator, param: dict[str, Any]) -> dict[str, Any]:
+    """A file message: its name, size and where the page downloads it."""
+    media_id = str(param.get("mediaId", ""))
+    stored = emu.media.get(media_id)
+    name = str(param.get("fileName") or (stored[0] if stored else "文件"))
+    size = len(stored[1]) if stored else 0
+    return {"name": name, "size": size, "size_text": _size(size) if stored else "已失效",
+            "url": f"/chat/media/{quote(media_id)}" if stored else ""}
+
+
+def _size(n: int) -> str:
+    return f"{n} 字节" if n < 1024 else f"{n / 1024:.1f} KB" if n < 1024 * 1024 else f"{n / 1024 / 1024:.1f} MB"

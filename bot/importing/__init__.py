@@ -1,4 +1,4 @@
-"""File import (shared/docs/import-formats.md): `import_file(db, kind, path)`.
+"""File import (docs/import-formats.md): `import_file(db, kind, path)`.
 
 Adding a kind means one module with a `SPEC` (bot.importing.base.KindSpec) and one entry in KINDS.
 """

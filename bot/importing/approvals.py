@@ -5,7 +5,7 @@ The export of the provincial platform. The rows are validated here by `validate_
 both then write through bot.approval_sync.apply_items, as DingTalk OA events do, so the three
 sources share the upsert, the history events (提交 / 环节 / 状态) and the unit notifications.
 
-Rules of this kind, beyond the common ones (shared/docs/import-formats.md):
+Rules of this kind, beyond the common ones (docs/import-formats.md):
 - 提交时间 and 办结时间 are Beijing time: a date, a date and time, or ISO 8601 (an offset such
   as `+08:00` or `Z` is honoured).
 - 当前经办人 is a 钉钉用户ID or a 姓名 of an account: either gives the handler's userId (催办 goes

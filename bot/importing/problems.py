@@ -6,8 +6,10 @@ long been told). The daily reminder scan (jobs.ladder) then treats imported open
 other. Pending reminders of a problem are cancelled, as problem_ops does, when an update moves its
 deadline or puts it under review or closes it.
 
-Rules of this kind, beyond the common ones (shared/docs/import-formats.md):
-- 问题编号, when given, is `ZG-YYYY-NNNN` (lower case accepted, stored upper case). When blank,
+Rules of this kind, beyond the common ones (docs/import-formats.md):
+- 问题编号, when given, is whatever number the office's ledger uses (trimmed, full-width folded, at
+  most 40 characters, no inner space — chat commands read a number up to the first space —, unique;
+  `zg-2026-0001` is stored upper case as the bot's own). When blank,
   the row is first matched to an existing problem with the same 所属单位, 问题描述 and 交办日期
   (so re-importing a file whose numbers were generated changes nothing); otherwise it gets the
   next `ZG-<交办年>-NNNN`, after the highest number of that year in the database and in the
@@ -71,14 +73,21 @@ LABELS = {"number": NUMBER, "unit_id": UNIT, "source": "问题来源", "descript
           "deadline_provisional": "期限暂定", "status": STATUS}
 
 
+MAX_NUMBER = 40
+
+
 def parse_number(value: Any) -> str:
-    """`ZG-2026-0001` (any case, full-width and spaces normalised) → `ZG-2026-0001`."""
-    raw = unicodedata.normalize("NFKC", as_text(value)).replace(" ", "").upper()
-    match = _NUMBER.fullmatch(raw)
-    if not match:
-        raise ValueError(f"应为“ZG-年份-四位序号”（如 ZG-2026-0001），而不是“{as_text(value)}”")
-    if not MIN_YEAR <= int(match.group(1)) <= MAX_YEAR or int(match.group(2)) == 0:
-        raise ValueError(f"无效的问题编号“{raw}”")
+    """The office's own number as written (trimmed, full-width folded); `zg-2026-0001` → `ZG-2026-0001`."""
+    raw = unicodedata.normalize("NFKC", as_text(value)).strip()
+    match = _NUMBER.fullmatch(raw.upper().replace(" ", ""))
+    if match:
+        if not MIN_YEAR <= int(match.group(1)) <= MAX_YEAR or int(match.group(2)) == 0:
+            raise ValueError(f"无效的问题编号“{raw}”")
+        return raw.upper().replace(" ", "")
+    if len(raw) > MAX_NUMBER:
+        raise ValueError(f"不能超过{MAX_NUMBER}个字符（现有{len(raw)}个）")
+    if any(c.isspace() for c in raw):  # chat commands read the number up to the first space
+        raise ValueError(f"不能含空格（如需分隔请用“-”），而不是“{raw}”")
     return raw
 
 
@@ -251,8 +260,10 @@ def _generate_numbers(parsed: Parsed, existing: list[Problem]) -> None:
     taken = {p.number for p in existing} | {v["number"] for _, v in parsed if v.get("number")}
     for _, values in parsed:
         if values.get("number"):
-            year, seq = (int(part) for part in values["number"].split("-")[1:])
-            last[year] = max(last.get(year, 0), seq)
+            match = _NUMBER.fullmatch(values["number"])
+            if match:
+                year, seq = int(match.group(1)), int(match.group(2))
+                last[year] = max(last.get(year, 0), seq)
             continue
         year = values["assigned_on"].year
         seq = last.get(year, 0) + 1

@@ -34,6 +34,7 @@ COLUMNS = (
     Column("内设机构领导正职职数", "posts_dept_chief", parse_count, default=None),
     Column("内设机构领导副职职数", "posts_dept_deputy", parse_count, default=None),
     Column("更新日期", "data_updated_on", parse_date, default=None),
+    Column("不纳入走访抽查", "visit_exempt", parse_bool, default=False),
 )
 
 Parsed = list[tuple[Row, dict[str, Any]]]

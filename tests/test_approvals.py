@@ -123,7 +123,7 @@ async def test_overdue_and_stalled_are_told_apart_with_plain_figures(app, datase
     assert "已逾期" in next(x for x in overdue.splitlines() if " SP-X " in x)
     line = next(x for x in stalled.splitlines() if " SP-E " in x)
     assert "🔴" not in line
-    assert "本环节已 5 个工作日，累计 5 个工作日（时限 10 个工作日，还剩 5 个工作日）" in line
+    assert "本环节已 5 个工作日，累计 5 个工作日（时限 10 个工作日，不含今天还剩 5 个工作日）" in line
     assert " 天" not in stuck.text and "超时或滞留" not in stuck.text
 
 

@@ -64,7 +64,11 @@ def parse_moment(value: Any) -> datetime:
             raise exc from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=LOCAL_TZ)
-    if not MIN_YEAR <= moment.astimezone(LOCAL_TZ).year <= MAX_YEAR:
+    try:
+        year = moment.astimezone(LOCAL_TZ).year
+    except OverflowError:  # 0001-01-01 with a positive offset is before datetime.min in UTC
+        year = 0
+    if not MIN_YEAR <= year <= MAX_YEAR:
         raise ValueError(f"年份应在{MIN_YEAR}至{MAX_YEAR}之间")
     return moment
 

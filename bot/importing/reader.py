@@ -20,6 +20,8 @@ _FULLWIDTH = {c: c - 0xFEE0 for c in range(0xFF10, 0xFF1A)}
 _FULLWIDTH.update({c: c - 0xFEE0 for c in range(0xFF21, 0xFF3B)})
 _FULLWIDTH.update({c: c - 0xFEE0 for c in range(0xFF41, 0xFF5B)})
 _FULLWIDTH.update({0x3000: " ", 0x00A0: " ", 0x200B: None, 0x200C: None, 0x200D: None, 0xFEFF: None})
+# NUL (PostgreSQL cannot store it) and lone surrogates (not encodable as UTF-8) are dropped
+_FULLWIDTH.update(dict.fromkeys([0x0000, *range(0xD800, 0xE000)]))
 
 Cell = Any  # str, or an XLSX value: int, float, bool, date, datetime
 

@@ -186,7 +186,7 @@ def validate_rows(rows: list[Row], lookup: Lookup, errors: ErrorLog) -> list[Ite
 async def load(db: Database, rows: list[Row], job: ImportJob) -> None:
     """Validate every row, then apply all items in one transaction (or raise ImportRejected)."""
     cal = await load_calendar(db)
-    errors = ErrorLog()
+    errors = job.errors
     async with db.write() as session:
         items = validate_rows(rows, await Lookup.load(session), errors)
         errors.raise_if_any()
@@ -211,4 +211,5 @@ SPEC = KindSpec(
     headers=tuple(c.header for c in COLUMNS),
     required=tuple(c.header for c in COLUMNS if c.required),
     load=load,
+    keys=((NUMBER,),),
 )

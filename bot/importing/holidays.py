@@ -15,7 +15,7 @@ from typing import Any
 from sqlmodel import select
 
 from bot.db import Database
-from bot.importing.base import Column, ErrorLog, ImportJob, KindSpec, _plain, first_seen, parse_columns
+from bot.importing.base import Column, ImportJob, KindSpec, _plain, first_seen, parse_columns
 from bot.importing.fields import as_text, parse_date, text
 from bot.importing.reader import Row
 from models.calendar_data import HolidayOverride
@@ -52,7 +52,7 @@ COLUMNS = (
 
 async def load(db: Database, rows: list[Row], job: ImportJob) -> None:
     """Validate every row, then upsert all days in one transaction (or raise ImportRejected)."""
-    errors = ErrorLog()
+    errors = job.errors
     parsed = [(row, parse_columns(row, COLUMNS, errors)) for row in rows]
     seen: dict[Any, int] = {}
     for row, values in parsed:
@@ -88,4 +88,5 @@ SPEC = KindSpec(
     headers=tuple(c.header for c in COLUMNS),
     required=tuple(c.header for c in COLUMNS if c.required),
     load=load,
+    keys=(("日期",),),
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from typing import Any
 
 import aiohttp
@@ -27,7 +28,8 @@ def leaks(text: str, said: str = "") -> str:
 
 def malformed_frames(emu: Emulator, user: str = "jyj_ll") -> list[tuple[str, Any]]:
     """(name, payload) of every malformed bot-message frame: payload is the `data` dict, or a
-    str that goes out as `data` as it is, or ("raw", text) for a websocket text that is not a frame."""
+    str that goes out as `data` as it is, ("raw", text) for a websocket text that is not a frame, or
+    ("frame", dict) for a whole frame."""
 
     def msg(**changes: Any) -> dict[str, Any]:
         data = emu.message(user, "我是谁")
@@ -59,14 +61,28 @@ def malformed_frames(emu: Emulator, user: str = "jyj_ll") -> list[tuple[str, Any
         ("not JSON at all", ("raw", "\x00\x01garbage")),
         ("a frame without headers", ("raw", json.dumps({"type": "CALLBACK", "data": "{}"}))),
         ("a frame that is a list", ("raw", "[]")),
+        ("an event whose data is not JSON", ("frame", {
+            "specVersion": "1.0", "type": "EVENT", "data": "{bad",
+            "headers": {"messageId": "event-bad-" + data_id(), "topic": "*", "eventType": "bpms_instance_change",
+                        "contentType": "application/json"}})),
+        ("a callback with headers of the wrong type", ("frame", {
+            "specVersion": "1.0", "type": "CALLBACK", "data": "{}",
+            "headers": {"messageId": "frame-bad-" + data_id(), "topic": ["x"], "time": {"a": 1}}})),
     ]
 
 
 _DROP = object()
 
 
+def data_id() -> str:
+    return secrets.token_hex(6)
+
+
 async def send_malformed(emu: Emulator, payload: Any) -> str:
     """Send one malformed frame; returns the messageId to expect an ack for ("" when it has none)."""
+    if isinstance(payload, tuple) and payload[0] == "frame":
+        await emu.send_frame(payload[1])
+        return payload[1]["headers"]["messageId"]
     if isinstance(payload, tuple):
         await emu.send_raw(payload[1])
         return ""

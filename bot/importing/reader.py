@@ -128,6 +128,9 @@ def _csv_records(path: Path) -> list[tuple[int, list[Any]]]:
     return _drop_leading_blank(list(enumerate(rows, start=1)))
 
 
+_UNREADABLE = "无法读取 Excel 文件：文件已损坏，或不是 .xlsx 格式。请在 Excel 中另存为 .xlsx 或 CSV 后再导入"
+
+
 def _xlsx_records(path: Path) -> list[tuple[int, list[Any]]]:
     from openpyxl import load_workbook
 
@@ -136,12 +139,12 @@ def _xlsx_records(path: Path) -> list[tuple[int, list[Any]]]:
         # value Excel cached for it; a text cell that starts with "=" stays text
         wb = load_workbook(path, read_only=True, data_only=False)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
-        raise ImportRejected([f"无法读取 Excel 文件：{exc}"]) from exc
+        raise ImportRejected([_UNREADABLE]) from exc
     try:
         ws = wb.worksheets[0]
         rows = [(i, [_xlsx_value(c) for c in cells]) for i, cells in enumerate(ws.iter_rows(), start=1)]
     except Exception as exc:  # a damaged sheet can fail while it is read, too
-        raise ImportRejected([f"无法读取 Excel 文件：{exc}"]) from exc
+        raise ImportRejected([_UNREADABLE]) from exc
     finally:
         wb.close()
     return _drop_leading_blank(rows)

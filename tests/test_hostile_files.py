@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from openpyxl import Workbook, load_workbook
-from sqlalchemy import func, select
-from sqlmodel import SQLModel
+from sqlalchemy import func
+from sqlmodel import SQLModel, select
 
 from bot.db import Database
 from bot.importing import KINDS, ImportRejected, import_file
@@ -106,7 +106,7 @@ def _bytes(path: Path, data: bytes) -> Path:
 
 async def snapshot(db: Database) -> dict[str, int]:
     async with db.read() as session:
-        return {t.name: (await session.execute(select(func.count()).select_from(t))).scalar_one()
+        return {t.name: (await session.exec(select(func.count()).select_from(t))).one()
                 for t in SQLModel.metadata.sorted_tables}
 
 
@@ -153,7 +153,7 @@ async def test_a_formula_is_refused_and_text_that_starts_with_equals_is_kept(dem
     from models import Person
 
     async with demo_db.read() as session:
-        person = (await session.execute(select(Person).where(Person.id_number == row["身份证号"]))).scalars().one()
+        person = (await session.exec(select(Person).where(Person.id_number == row["身份证号"]))).one()
     assert person.name == evil  # kept as the text the user typed
     evil_csv = "=cmd|' /C calc'!A0"
     problem = dict(SAMPLES["problems"], 问题描述=evil_csv)
@@ -161,7 +161,7 @@ async def test_a_formula_is_refused_and_text_that_starts_with_equals_is_kept(dem
     from models import Problem
 
     async with demo_db.read() as session:
-        stored = (await session.execute(select(Problem).where(Problem.number == "ZG-2026-0901"))).scalars().one()
+        stored = (await session.exec(select(Problem).where(Problem.number == "ZG-2026-0901"))).one()
     assert stored.description == evil_csv
     # a real formula cell is never evaluated nor taken from its cached value: the file is refused
     with pytest.raises(ImportRejected) as exc:

@@ -124,7 +124,7 @@ async def test_every_role_and_command_against_another_units_data(probe_bot, emul
                 row = (await s.exec(select(InboundMessage).where(InboundMessage.msg_id == reply.in_reply_to))).one()
             if command.right not in rights and row.outcome != "denied":
                 wrong.append((user, text, f"not denied ({row.outcome}): {reply.text[:120]}"))
-            if row.outcome == "error":
+            if row.outcome == "error" or "处理这条消息时出错了" in reply.text:
                 wrong.append((user, text, f"crashed: {reply.text[:120]}"))
             if user in UNIT_PEOPLE:  # nothing a unit's own people send changes the other unit's data
                 if (now := await other_unit_state(probe_bot)) != before:

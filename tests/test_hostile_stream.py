@@ -106,6 +106,7 @@ async def test_fuzz_keeps_the_connection_and_answers_every_text_once(emulator, b
     async with bot.db.read() as session:  # no handler crashed on any of them
         crashed = (await session.exec(select(InboundMessage).where(InboundMessage.outcome == "error"))).all()
     assert [(m.command, said.get(m.msg_id, "")[:80]) for m in crashed] == []
+    assert [s.in_reply_to for s in emulator.ledger if "处理这条消息时出错了" in s.text] == []
 
 
 def said_in(data: dict) -> str:

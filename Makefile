@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/outbox.py
 	$(BIN)/python bench/ladder.py
 	$(BIN)/python bench/roster.py
+	$(BIN)/python bench/import_duplicates.py
 
 clean:
 	rm -rf $(VENV) demo-data .pytest_cache .ruff_cache

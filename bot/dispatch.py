@@ -38,11 +38,17 @@ def to_incoming(message: ChatbotMessage, raw: dict[str, Any]) -> Incoming:
         if message.message_type == "audio":
             text = content.get("recognition", "")
     return Incoming(
-        msg_id=message.message_id or "", user_id=message.sender_staff_id or "", nick=message.sender_nick or "",
-        text=text or "", conversation_type=str(message.conversation_type or "1"),
+        msg_id=message.message_id or "", user_id=message.sender_staff_id or "",
+        nick=_no_nul(message.sender_nick or ""),
+        text=_no_nul(text or ""), conversation_type=str(message.conversation_type or "1"),
         conversation_id=message.conversation_id or "", session_webhook=message.session_webhook or "",
         msgtype=message.message_type or "text", attachments=tuple(attachments),
     )
+
+
+def _no_nul(text: str) -> str:
+    """Without NUL characters, which PostgreSQL cannot store in text (a user can send them)."""
+    return text.replace("\x00", "")
 
 
 class Dispatcher:

@@ -6,8 +6,10 @@ bot.importing.approvals.API_KEYS. Every item is checked as a row of `import appr
 same function); one bad item refuses the request and nothing is written. Accepted items go
 through bot.approval_sync.apply_items in one transaction, as the file and OA events do.
 
-Answers: 200 `{"added", "updated", "unchanged"}`; 400 `{"error", "details": ["第1项 unit: …"]}`;
-401 without the right token; 404 when disabled; 413 over MAX_BYTES or MAX_ITEMS.
+Answers: 200 `{"added", "updated", "unchanged"}`; 400 `{"error", "details": ["第1项 unit: …"]}`,
+also for any body that is not UTF-8 JSON (too deep, NaN, over-long integers, empty); 401 without
+the right token; 404 when disabled; 413 over MAX_BYTES or MAX_ITEMS; 415 for a form, XML or other
+non-JSON Content-Type. Nothing a body holds answers 500.
 """
 
 from __future__ import annotations
@@ -65,13 +67,15 @@ class IngestAPI:
     async def approvals(self, request: web.Request) -> web.Response:
         if (denied := self._denied(request)) is not None:
             return denied
+        if not _json_type(request.content_type):
+            return _error(415, "请求体应为 JSON（Content-Type: application/json），"
+                               f"收到的是 {request.content_type[:60]}")
         body = await _read_limited(request)
         if body is None:
             return _error(413, f"请求体超过 {MAX_BYTES // 1048576} MB 上限，请分批推送")
-        try:
-            payload = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return _error(400, f"请求体不是有效的 JSON（UTF-8）：{exc}")
+        payload, problem = parse_json(body)
+        if problem:
+            return _error(400, f"请求体不是有效的 JSON（UTF-8）：{problem}")
         items = payload.get("items") if isinstance(payload, dict) else payload
         if not isinstance(items, list):
             return _error(400, "请求体应为事项列表 [{…}, …]，或 {\"items\": [{…}, …]}")
@@ -97,6 +101,43 @@ class IngestAPI:
         if result.notified and self.nudge:
             self.nudge()
         return web.json_response({"added": result.added, "updated": result.updated, "unchanged": result.unchanged})
+
+
+def _json_type(content_type: str) -> bool:
+    """JSON, or a type a simple client sends it as; forms, multipart and XML are refused."""
+    return content_type in ("", "application/octet-stream", "text/plain") or content_type.endswith(
+        ("/json", "+json"))
+
+
+def parse_json(body: bytes) -> tuple[Any, str]:
+    """(payload, "") or (None, the reason in Chinese). Never raises: nesting too deep for the parser,
+    NaN/Infinity, integers too long to convert and bytes that are not UTF-8 are all reasons."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, f"第 {exc.start + 1} 个字节不是 UTF-8 编码"
+    if not text.strip():
+        return None, "请求体为空"
+    try:
+        return json.loads(text, parse_constant=_no_constant), ""
+    except json.JSONDecodeError as exc:
+        return None, f"第 {exc.lineno} 行第 {exc.colno} 列：{_JSON_ERRORS.get(exc.msg, '格式错误')}"
+    except RecursionError:
+        return None, "嵌套层数过多"
+    except ValueError:
+        return None, "含有无法识别的数值（如过长的整数、NaN 或 Infinity）"
+
+
+_JSON_ERRORS = {
+    "Expecting value": "缺少值", "Extra data": "多余的内容", "Unterminated string starting at": "字符串未结束",
+    "Expecting property name enclosed in double quotes": "字段名应使用双引号",
+    "Expecting ',' delimiter": "缺少逗号", "Expecting ':' delimiter": "缺少冒号",
+    "Invalid control character at": "含有控制字符", "Invalid \\escape": "转义符无效",
+}
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(name)
 
 
 async def _read_limited(request: web.Request) -> bytes | None:

@@ -22,6 +22,8 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from bot import xlsx_text
+
 LEDGER_SHEET, SUMMARY_SHEET = "问题台账", "按单位汇总"
 LEDGER_COLUMNS = (  # (header, width)
     ("问题编号", 15), ("单位", 22), ("问题来源", 10), ("问题描述", 48), ("整改要求", 36), ("交办日期", 12),
@@ -159,14 +161,14 @@ class _Sheet:
         """A cell with one of _STYLES; the style is registered on first use and then copied."""
         cell = WriteOnlyCell(self.ws, value)
         if not style:
-            return cell
+            return xlsx_text.as_text(cell)
         if style not in self._styles:
             proto = WriteOnlyCell(self.ws)
             for name, attr in _STYLES[style].items():
                 setattr(proto, name, attr)
             self._styles[style] = proto._style
         cell._style = copy(self._styles[style])
-        return cell
+        return xlsx_text.as_text(cell)  # user text is never a formula
 
     def start(self, heading: str, columns: tuple[tuple[str, int], ...]) -> None:
         """Column widths, frozen header and print setup (all before any row), then heading and header."""

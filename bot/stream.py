@@ -7,7 +7,10 @@ and replace what blocks or breaks (shared/docs/dingtalk.md §1 and §8):
 - `start` sleeps fixed times and dies on an early error: ours reconnects with full-jitter
   backoff, and a watchdog closes a socket that has been silent too long (DingTalk sends a SYSTEM
   ping frame every 20-30 s on a healthy connection);
-- the bot-message handler acks at once and handles the message in a tracked background task.
+- the bot-message handler acks at once and handles the message in a tracked background task;
+- a malformed frame (data that is not JSON, fields of the wrong type, anything the SDK's
+  parsers choke on) is logged with its messageId, acked once and dropped: nothing a frame
+  carries closes the connection (an unacked frame would be redelivered, again and again).
 """
 
 from __future__ import annotations
@@ -48,12 +51,70 @@ class BotMessageHandler(CallbackHandler):
         self._on_message = on_message
 
     async def process(self, callback: CallbackMessage) -> tuple[int, str]:
-        raw = callback.data if isinstance(callback.data, dict) else {}
-        message = ChatbotMessage.from_dict(raw)
+        raw = callback.data
+        reason = malformed_bot_message(raw)
+        if not reason:
+            try:
+                message = ChatbotMessage.from_dict(raw)
+            except Exception as e:  # the SDK's parser: int(), iteration, missing keys
+                reason = f"{type(e).__name__}: {e}"
+        if reason:
+            log.warning("malformed bot message in frame %s dropped: %s", callback.headers.message_id, reason[:200])
+            return AckMessage.STATUS_OK, "OK"  # acked, so DingTalk does not redeliver it
         if not message.message_id:  # fall back to the frame id for dedup
             message.message_id = callback.headers.message_id
         self._client.spawn(self._on_message(message, raw))
         return AckMessage.STATUS_OK, "OK"
+
+
+_STRINGS = ("msgId", "msgtype", "senderStaffId", "senderNick", "senderId", "conversationId", "sessionWebhook",
+            "conversationTitle", "robotCode", "chatbotUserId")
+_CONTENT_STRINGS = ("downloadCode", "fileName", "recognition")
+
+
+def malformed_bot_message(raw: Any) -> str:
+    """Why the `data` of a bot-message frame cannot be handled ("" when it can): the fields the
+    SDK parses and dispatch reads must have the types DingTalk sends."""
+    if not isinstance(raw, dict):
+        return f"data is {type(raw).__name__}, not an object"
+    for key in _STRINGS:
+        if key in raw and not isinstance(raw[key], str | None):
+            return f"{key} is {type(raw[key]).__name__}"
+    if not isinstance(raw.get("conversationType", ""), str | int):
+        return "conversationType is not a string"
+    for key in ("sessionWebhookExpiredTime", "createAt"):
+        if key in raw and not _integer(raw[key]):
+            return f"{key} is not an integer"
+    at_users = raw.get("atUsers", [])
+    if not isinstance(at_users, list) or not all(isinstance(u, dict) for u in at_users):
+        return "atUsers is not a list of objects"
+    msgtype = raw.get("msgtype")
+    if msgtype == "text":
+        text = raw.get("text")
+        if not isinstance(text, dict) or not isinstance(text.get("content"), str):
+            return "text message without text.content"
+    elif msgtype in ("picture", "richText", "file", "audio", "video"):
+        content = raw.get("content")
+        if not isinstance(content, dict):
+            return f"{msgtype} message without content"
+        if any(not isinstance(content.get(k, ""), str) for k in _CONTENT_STRINGS):
+            return f"{msgtype} content has a field of the wrong type"
+        items = content.get("richText", [])
+        if not isinstance(items, list) or not all(_rich_item(i) for i in items):
+            return "richText is not a list of objects"
+    return ""
+
+
+def _integer(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    return isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 30
+
+
+def _rich_item(item: Any) -> bool:
+    return isinstance(item, dict) and all(isinstance(item.get(k, ""), str) for k in ("text", "downloadCode"))
 
 
 class StreamClient(DingTalkStreamClient):
@@ -166,16 +227,42 @@ class StreamClient(DingTalkStreamClient):
                 log.warning("stream silent for %.0f s, reconnecting", self._watchdog)
                 await ws.close()
                 return
-            frame = json.loads(raw)
-            if frame.get("type") == "SYSTEM" and frame.get("headers", {}).get("topic") == "ping":
+            try:
+                frame = json.loads(raw)
+                headers = frame.get("headers") if isinstance(frame, dict) else None
+                if not isinstance(headers, dict):
+                    raise ValueError("a frame without headers")
+            except ValueError as e:  # not even a frame: there is no messageId to ack
+                log.warning("unreadable stream frame dropped (%s): %.200r", e, raw)
+                continue
+            if frame.get("type") == "SYSTEM" and headers.get("topic") == "ping":
                 await self._pong(ws, frame)  # the SDK would log every ping as an unknown topic
                 continue
             # route_message (SDK) acks and reports a disconnect; our handlers return at once
-            result = await self.route_message(frame)
+            try:
+                result = await self.route_message(frame)
+            except websockets.exceptions.ConnectionClosed:
+                raise
+            except Exception as e:  # the SDK's frame parsers; the ack is sent last, so none went out
+                log.warning("malformed frame %s dropped (%s: %.200s)", headers.get("messageId"), type(e).__name__, e)
+                await self._ack_dropped(ws, headers)
+                continue
             if result == DingTalkStreamClient.TAG_DISCONNECT:
                 log.info("server asked to disconnect, reconnecting")
                 await ws.close()
                 return
+
+    async def _ack_dropped(self, ws: Any, headers: dict[str, Any]) -> None:
+        """Ack a frame we could not parse, so that DingTalk does not redeliver it."""
+        message_id = headers.get("messageId")
+        if not isinstance(message_id, str) or not message_id:
+            return
+        ack = AckMessage()
+        ack.headers.message_id = message_id
+        ack.headers.content_type = "application/json"
+        ack.message = "OK"
+        ack.data = {"response": "dropped: malformed"}
+        await ws.send(json.dumps(ack.to_dict()))
 
     async def _pong(self, ws: Any, frame: dict[str, Any]) -> None:
         ack = await self.system_handler.raw_process(SystemMessage.from_dict(frame))  # echoes `opaque`

@@ -121,7 +121,6 @@ async def test_bad_rows_are_named_and_nothing_is_written(demo_db, tmp_path):
         "第4行 当前环节: 不能为空",
         "第5行 办结时间: 状态为已办结时必须填写",
         "第6行 办结时间: 早于提交时间",
-        "第7行 状态: 未知状态“待定”（可选：办理中、已办结、已退回、已撤回）",
         "第7行 事项编号: 与第2行重复",
     ]
     assert await count(demo_db, ApprovalItem) == 0

@@ -89,6 +89,7 @@ class Emulator:
         self.requests: list[Request] = []  # every POST, in arrival order
         self.inbound: list[dict[str, Any]] = []  # frames delivered to the bot (the chat page's log)
         self.acks: dict[str, dict[str, Any]] = {}
+        self.ack_log: list[str] = []  # the messageId of every ack, in order (a frame acked twice shows twice)
         self.tokens: set[str] = set()
         self.files: dict[str, bytes] = {}  # downloadCode -> content (add_file)
         self.oapi_tokens: dict[str, float] = {}  # old-style token -> expiry (time.time())
@@ -253,9 +254,25 @@ class Emulator:
         return data["msgId"]
 
     async def send_frame(self, frame: dict[str, Any]) -> None:
+        await self.send_raw(json.dumps(frame, ensure_ascii=False))
+
+    async def send_raw(self, text: str) -> None:
+        """Send one websocket text message as it is (a frame, or something that is not one)."""
         if not self._sockets:
             raise RuntimeError("no bot is connected to the emulator")
-        await self._sockets[-1].send_str(json.dumps(frame, ensure_ascii=False))
+        await self._sockets[-1].send_str(text)
+
+    async def deliver_raw(self, data: str, *, message_id: str = "") -> str:
+        """Push a bot-message CALLBACK frame whose `data` is the given string (JSON or not)."""
+        message_id = message_id or "frame" + secrets.token_hex(8)
+        await self.send_frame({
+            "specVersion": "1.0", "type": "CALLBACK",
+            "headers": {"appId": self.client_id, "connectionId": "c1", "contentType": "application/json",
+                        "messageId": message_id, "time": str(int(time.time() * 1000)),
+                        "topic": "/v1.0/im/bot/messages/get"},
+            "data": data,
+        })
+        return message_id
 
     def replies_to(self, msg_id: str) -> list[Sent]:
         return [s for s in self.ledger if s.kind == "reply" and s.in_reply_to == msg_id]
@@ -314,6 +331,7 @@ class Emulator:
                 if msg.type == WSMsgType.TEXT:
                     ack = json.loads(msg.data)
                     self.acks[ack.get("headers", {}).get("messageId", "")] = ack
+                    self.ack_log.append(ack.get("headers", {}).get("messageId", ""))
                     await self._notify()
         finally:
             pinger.cancel()

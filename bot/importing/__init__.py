@@ -1,6 +1,7 @@
 """File import (docs/import-formats.md): `import_file(db, kind, path)`.
 
-Adding a kind means one module with a `SPEC` (bot.importing.base.KindSpec) and one entry in KINDS.
+Adding a kind means one module with a `SPEC` (bot.importing.base.KindSpec, with the `keys` that
+must be unique within a file) and one entry in KINDS.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from bot.db import Database
 from bot.importing import accounts, approvals, groups, holidays, persons, problems, units
-from bot.importing.base import ImportJob, ImportRejected, ImportResult, KindSpec
+from bot.importing.base import ImportJob, ImportRejected, ImportResult, KindSpec, drop_duplicates
 from bot.importing.reader import read_table
 
 KINDS: dict[str, KindSpec] = {spec.kind: spec for spec in (units.SPEC, accounts.SPEC, holidays.SPEC, problems.SPEC,
@@ -49,6 +50,7 @@ async def import_file(db: Database, kind: str, path: Path, *, actor_user_id: str
         warnings.append("文件中没有数据行")
     job = ImportJob(kind=spec.kind, label=spec.label, entity=spec.entity, source=path.name,
                     actor_user_id=actor_user_id)
-    await spec.load(db, table.rows, job)
+    rows = drop_duplicates(table.rows, spec.keys, job.errors)  # the kind checks the rest of each file
+    await spec.load(db, rows, job)
     job.result.warnings = warnings + job.result.warnings
     return job.result

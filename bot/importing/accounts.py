@@ -29,7 +29,7 @@ Parsed = list[tuple[Row, dict[str, Any]]]
 
 async def load(db: Database, rows: list[Row], job: ImportJob) -> None:
     """Validate every row and resolve units, then upsert all accounts in one transaction."""
-    errors = ErrorLog()
+    errors = job.errors
     parsed: Parsed = [(row, parse_columns(row, COLUMNS, errors)) for row in rows]
     seen: dict[Any, int] = {}
     for row, values in parsed:
@@ -99,4 +99,5 @@ SPEC = KindSpec(
     headers=tuple(c.header for c in COLUMNS),
     required=tuple(c.header for c in COLUMNS if c.required),
     load=load,
+    keys=(("钉钉用户ID",),),
 )

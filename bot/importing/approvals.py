@@ -64,7 +64,11 @@ def parse_moment(value: Any) -> datetime:
             raise exc from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=LOCAL_TZ)
-    if not MIN_YEAR <= moment.astimezone(LOCAL_TZ).year <= MAX_YEAR:
+    try:
+        year = moment.astimezone(LOCAL_TZ).year
+    except OverflowError:  # 0001-01-01 with a positive offset is before datetime.min in UTC
+        year = 0
+    if not MIN_YEAR <= year <= MAX_YEAR:
         raise ValueError(f"年份应在{MIN_YEAR}至{MAX_YEAR}之间")
     return moment
 
@@ -182,7 +186,7 @@ def validate_rows(rows: list[Row], lookup: Lookup, errors: ErrorLog) -> list[Ite
 async def load(db: Database, rows: list[Row], job: ImportJob) -> None:
     """Validate every row, then apply all items in one transaction (or raise ImportRejected)."""
     cal = await load_calendar(db)
-    errors = ErrorLog()
+    errors = job.errors
     async with db.write() as session:
         items = validate_rows(rows, await Lookup.load(session), errors)
         errors.raise_if_any()
@@ -207,4 +211,5 @@ SPEC = KindSpec(
     headers=tuple(c.header for c in COLUMNS),
     required=tuple(c.header for c in COLUMNS if c.required),
     load=load,
+    keys=((NUMBER,),),
 )

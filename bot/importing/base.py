@@ -50,19 +50,24 @@ class ErrorLog:
 
     def __init__(self) -> None:
         self._items: list[tuple[int, int, str]] = []
+        self._notes: list[str] = []
 
     def add(self, row: int, column: str, reason: str) -> None:
         self._items.append((row, len(self._items), f"第{row}行 {column}: {reason}"))
 
+    def note(self, text: str) -> None:
+        """A line about the whole file, listed after the rows' lines."""
+        self._notes.append(text)
+
     @property
     def lines(self) -> list[str]:
-        return [text for _, _, text in sorted(self._items)]
+        return [text for _, _, text in sorted(self._items)] + self._notes
 
     def __bool__(self) -> bool:
-        return bool(self._items)
+        return bool(self._items or self._notes)
 
     def raise_if_any(self) -> None:
-        if self._items:
+        if self:
             raise ImportRejected(self.lines)
 
     def cell(self, row: Row, column: str, parse: Callable[[Any], Any], *, required: bool = False,
@@ -105,6 +110,36 @@ def parse_columns(row: Row, columns: tuple[Column, ...], errors: ErrorLog) -> di
     return values
 
 
+DUPLICATES_SHOWN = 10
+
+
+def drop_duplicates(rows: list[Row], keys: tuple[tuple[str, ...], ...], errors: ErrorLog) -> list[Row]:
+    """The rows that do not repeat an earlier row's key, found in one pass over the file (a dict
+    per key, so time stays linear however many copies there are). The first DUPLICATES_SHOWN
+    repeats are logged as `第N行 列名: 与第M行重复`, then one line with the count. Rows with a
+    blank key cell are left to the kind's own checks."""
+    unique: list[Row] = []
+    count = 0
+    seen: list[dict[tuple[str, ...], int]] = [{} for _ in keys]
+    for row in rows:
+        repeat = None
+        for key, first in zip(keys, seen, strict=True):
+            values = tuple(str(row.get(h)).strip() for h in key)
+            if all(values):
+                earlier = first.setdefault(values, row.number)
+                if earlier != row.number and repeat is None:
+                    repeat = (key, earlier)
+        if repeat is None:
+            unique.append(row)
+            continue
+        count += 1
+        if count <= DUPLICATES_SHOWN:
+            errors.add(row.number, "+".join(repeat[0]), f"与第{repeat[1]}行重复")
+    if count > DUPLICATES_SHOWN:
+        errors.note(f"……共 {count} 行与前面的行重复（只列出前 {DUPLICATES_SHOWN} 行）")
+    return unique
+
+
 def first_seen(errors: ErrorLog, seen: dict[Any, int], key: Any, row: int, column: str) -> None:
     """Log a duplicate when `key` already appeared on an earlier row of the file."""
     if key in seen:
@@ -123,6 +158,7 @@ class ImportJob:
     source: str = ""
     actor_user_id: str = ""
     result: ImportResult = field(init=False)
+    errors: ErrorLog = field(default_factory=ErrorLog)  # the kind's load adds to it (duplicates come first)
 
     def __post_init__(self) -> None:
         self.result = ImportResult(kind=self.kind, label=self.label)
@@ -174,3 +210,4 @@ class KindSpec:
     headers: tuple[str, ...]
     required: tuple[str, ...]
     load: Loader
+    keys: tuple[tuple[str, ...], ...] = ()  # header groups unique within a file (see duplicate_lines)

@@ -26,7 +26,7 @@ COLUMNS = (
 
 
 async def load(db: Database, rows: list[Row], job: ImportJob) -> None:
-    errors = ErrorLog()
+    errors = job.errors
     parsed = [(row, parse_columns(row, COLUMNS, errors)) for row in rows]
     seen: dict[Any, int] = {}
     async with db.write() as session:
@@ -68,4 +68,5 @@ def _check(row: Row, values: dict[str, Any], users: set[str], units: UnitIndex, 
 SPEC = KindSpec(
     kind="groups", label="走访分组", entity="visit_group",
     headers=tuple(c.header for c in COLUMNS), required=tuple(c.header for c in COLUMNS if c.required), load=load,
+    keys=(("组名",),),
 )

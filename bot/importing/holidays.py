@@ -57,7 +57,7 @@ COLUMNS = (
 
 async def load(db: Database, rows: list[Row], job: ImportJob) -> None:
     """Validate every row, then upsert all days in one transaction (or raise ImportRejected)."""
-    errors = ErrorLog()
+    errors = job.errors
     parsed = [(row, parse_columns(row, COLUMNS, errors)) for row in rows]
     seen: dict[Any, int] = {}
     for row, values in parsed:
@@ -124,4 +124,5 @@ SPEC = KindSpec(
     headers=tuple(c.header for c in COLUMNS),
     required=tuple(c.header for c in COLUMNS if c.required),
     load=load,
+    keys=(("日期",),),
 )

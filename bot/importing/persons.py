@@ -101,7 +101,7 @@ def units_in_last_import(result: ImportResult) -> set[int]:
 
 async def load(db: Database, rows: list[Row], job: ImportJob) -> None:
     """Validate every row, then bring the snapshots of the units in the file to the file's state."""
-    errors = ErrorLog()
+    errors = job.errors
     parsed: Parsed = [(row, parse_columns(row, COLUMNS, errors)) for row in rows]
     for row, values in parsed:
         _check_person(row, values, errors)
@@ -268,4 +268,5 @@ SPEC = KindSpec(
     headers=tuple(c.header for c in COLUMNS),
     required=tuple(c.header for c in COLUMNS if c.required),
     load=load,
+    keys=(("所在单位", "身份证号"),),
 )

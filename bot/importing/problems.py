@@ -136,7 +136,7 @@ async def load(db: Database, rows: list[Row], job: ImportJob) -> None:
     if rows and not any(DEADLINE in row.cells or WORKDAYS in row.cells for row in rows):
         raise ImportRejected([f"缺少列：{DEADLINE}（日期）或{WORKDAYS}（工作日数），须有其一"])
     cal = await load_calendar(db)
-    errors = ErrorLog()
+    errors = job.errors
     parsed: Parsed = []
     for row in rows:
         values = parse_columns(row, COLUMNS, errors)
@@ -325,4 +325,5 @@ SPEC = KindSpec(
     headers=tuple(c.header for c in COLUMNS),
     required=tuple(c.header for c in COLUMNS if c.required),
     load=load,
+    keys=((NUMBER,),),
 )

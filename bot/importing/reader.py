@@ -20,8 +20,15 @@ _FULLWIDTH = {c: c - 0xFEE0 for c in range(0xFF10, 0xFF1A)}
 _FULLWIDTH.update({c: c - 0xFEE0 for c in range(0xFF21, 0xFF3B)})
 _FULLWIDTH.update({c: c - 0xFEE0 for c in range(0xFF41, 0xFF5B)})
 _FULLWIDTH.update({0x3000: " ", 0x00A0: " ", 0x200B: None, 0x200C: None, 0x200D: None, 0xFEFF: None})
+# NUL (PostgreSQL cannot store it) and lone surrogates (not encodable as UTF-8) are dropped
+_FULLWIDTH.update(dict.fromkeys([0x0000, *range(0xD800, 0xE000)]))
 
 Cell = Any  # str, or an XLSX value: int, float, bool, date, datetime
+FORMULA_ERRORS_SHOWN = 20
+
+
+class Formula(str):
+    """The text of an XLSX formula cell: refused, never evaluated nor taken from its cached value."""
 
 
 @dataclass
@@ -49,6 +56,8 @@ def clean_text(text: str) -> str:
 def clean_cell(value: Any) -> Cell:
     if value is None:
         return ""
+    if isinstance(value, Formula):
+        return value
     if isinstance(value, str):
         return clean_text(value)
     if isinstance(value, bool | int | float | date | datetime):
@@ -86,11 +95,16 @@ def _to_table(records: list[tuple[int, list[Any]]]) -> Table:
     dup = sorted({h for h in headers if h and headers.count(h) > 1})
     if dup:
         raise ImportRejected([f"第{header_no}行 表头: 列名重复：{'、'.join(dup)}"])
-    rows = []
+    rows, formulas = [], []
     for number, values in records[1:]:
         cells = {h: clean_cell(values[i] if i < len(values) else None) for i, h in enumerate(headers) if h}
+        formulas += [f"第{number}行 {h}: 单元格是公式（{v[:30]}），请改为文本或数值后再导入"
+                     for h, v in cells.items() if isinstance(v, Formula)]
         if not all(is_blank(v) for v in cells.values()):
             rows.append(Row(number, cells))
+    if formulas:
+        more = [f"……共 {len(formulas)} 个公式单元格"] if len(formulas) > FORMULA_ERRORS_SHOWN else []
+        raise ImportRejected(formulas[:FORMULA_ERRORS_SHOWN] + more)
     return Table([h for h in headers if h], rows)
 
 
@@ -114,19 +128,33 @@ def _csv_records(path: Path) -> list[tuple[int, list[Any]]]:
     return _drop_leading_blank(list(enumerate(rows, start=1)))
 
 
+_UNREADABLE = "无法读取 Excel 文件：文件已损坏，或不是 .xlsx 格式。请在 Excel 中另存为 .xlsx 或 CSV 后再导入"
+
+
 def _xlsx_records(path: Path) -> list[tuple[int, list[Any]]]:
     from openpyxl import load_workbook
 
     try:
-        wb = load_workbook(path, read_only=True, data_only=True)
+        # data_only=False: a formula comes as its text (marked Formula and refused), never as the
+        # value Excel cached for it; a text cell that starts with "=" stays text
+        wb = load_workbook(path, read_only=True, data_only=False)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
-        raise ImportRejected([f"无法读取 Excel 文件：{exc}"]) from exc
+        raise ImportRejected([_UNREADABLE]) from exc
     try:
         ws = wb.worksheets[0]
-        rows = [(i, list(values)) for i, values in enumerate(ws.iter_rows(values_only=True), start=1)]
+        rows = [(i, [_xlsx_value(c) for c in cells]) for i, cells in enumerate(ws.iter_rows(), start=1)]
+    except Exception as exc:  # a damaged sheet can fail while it is read, too
+        raise ImportRejected([_UNREADABLE]) from exc
     finally:
         wb.close()
     return _drop_leading_blank(rows)
+
+
+def _xlsx_value(cell: Any) -> Any:
+    value = getattr(cell, "value", None)
+    if getattr(cell, "data_type", None) == "f":
+        return Formula(value if isinstance(value, str) else getattr(value, "text", None) or "=")
+    return value
 
 
 def _drop_leading_blank(records: list[tuple[int, list[Any]]]) -> list[tuple[int, list[Any]]]:

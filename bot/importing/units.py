@@ -42,7 +42,7 @@ Parsed = list[tuple[Row, dict[str, Any]]]
 
 async def load(db: Database, rows: list[Row], job: ImportJob) -> None:
     """Validate every row, then upsert all of them in one transaction (or raise ImportRejected)."""
-    errors = ErrorLog()
+    errors = job.errors
     parsed: Parsed = [(row, parse_columns(row, COLUMNS, errors)) for row in rows]
     _check_file(parsed, errors)
     _check_kinds(parsed, job)
@@ -77,10 +77,22 @@ def _check_kinds(parsed: Parsed, job: ImportJob) -> None:
 
 
 def _check_names(parsed: Parsed, existing: dict[str, Unit], errors: ErrorLog) -> None:
-    """Against the database: a name or short name may not belong to another unit."""
+    """Against the database: a name or short name may not belong to another unit. Every lookup
+    is a dict, so the check stays linear in the rows and the units."""
     by_name = {u.name: u for u in existing.values()}
     in_file = {values["uscc"] for _, values in parsed if values.get("uscc")}
     outside = [u for u in existing.values() if u.uscc not in in_file]
+    outside_short: dict[str, Unit] = {}
+    outside_names: dict[str, str] = {}  # a short name or name of a unit outside the file -> its name
+    for u in outside:
+        if u.short_name:
+            outside_short.setdefault(u.short_name, u)
+            outside_names.setdefault(u.short_name, u.name)
+        outside_names.setdefault(u.name, u.name)
+    file_names: dict[str, dict[str, None]] = {}  # a name in the file -> the USCCs carrying it
+    for _, v in parsed:
+        if v.get("uscc") and v.get("name"):
+            file_names.setdefault(v["name"], {})[v["uscc"]] = None
     for row, values in parsed:
         uscc, name, short = values.get("uscc"), values.get("name"), values.get("short_name")
         if not uscc:
@@ -88,20 +100,16 @@ def _check_names(parsed: Parsed, existing: dict[str, Unit], errors: ErrorLog) ->
         owner = by_name.get(name) if name else None
         if owner is not None and owner.uscc != uscc:
             errors.add(row.number, "单位名称", f"已是另一单位的名称（统一社会信用代码 {owner.uscc}）")
-        clash = next((u for u in outside if name and u.short_name == name), None)
+        clash = outside_short.get(name) if name else None
         if clash is not None:
             errors.add(row.number, "单位名称", f"与“{clash.name}”的简称相同")
         if short:
-            _check_short(row, uscc, short, parsed, outside, errors)
-
-
-def _check_short(row: Row, uscc: str, short: str, parsed: Parsed, outside: list[Unit],
-                 errors: ErrorLog) -> None:
-    """A short name must not equal another unit's short name or full name."""
-    names = [u.name for u in outside if short in (u.short_name, u.name)]
-    names += [v["name"] for _, v in parsed if v.get("uscc") not in (None, uscc) and v.get("name") == short]
-    if names:
-        errors.add(row.number, "单位简称", f"与单位“{names[0]}”重复，无法区分")
+            # a short name must not equal another unit's short name or full name
+            other = outside_names.get(short)
+            if other is None and any(u != uscc for u in file_names.get(short, ())):
+                other = short
+            if other is not None:
+                errors.add(row.number, "单位简称", f"与单位“{other}”重复，无法区分")
 
 
 SPEC = KindSpec(
@@ -111,4 +119,5 @@ SPEC = KindSpec(
     headers=tuple(c.header for c in COLUMNS),
     required=tuple(c.header for c in COLUMNS if c.required),
     load=load,
+    keys=(("统一社会信用代码",), ("单位名称",), ("单位简称",)),
 )

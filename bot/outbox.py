@@ -4,14 +4,22 @@ Design: shared/docs/reliability.md §8. Every instance runs one dispatcher. A cl
 before any HTTP call; a completion only counts if the row still carries our fence, so a
 dispatcher whose lease expired cannot overwrite the row's newer state. A claimed batch becomes
 calls (bot/outbox_batches.py): a person's mergeable reminders go out as one message, identical
-1:1 messages as one batchSend of up to 20 users; calls are paced by a token bucket.
+1:1 messages as one batchSend of up to 20 users; calls are paced by a token bucket (on
+PostgreSQL one bucket for every instance, bot/outbox_rate.py: DingTalk's quota is per app).
+
+Two clocks: leases, fences and retry times use the database's clock (Database.now), which every
+instance shares; business time (due times, expiry, sent_at) uses the app clock (Services.clock).
 
 Two guards keep a slow or paused dispatcher from sending what another may already have reclaimed:
 a call is only started while the batch's lease has at least one HTTP timeout left (otherwise the
 rest of the batch is released), and throttling (a 429's Retry-After, else retry_base_seconds)
-pauses every call of this process.
-The one window no provider without an idempotency key can close remains: DingTalk accepted a
-call and the process died (or was paused past its lease) before `sent` was recorded.
+pauses every call (of every instance, on PostgreSQL).
+A call without an answer after http_timeout leaves its rows `unknown` (§8.4, counted in COUNTERS):
+the HTTP call goes on for up to unknown_seconds/2 more, and a late answer settles them (2xx → sent,
+an error → retried). DingTalk's read-status API needs the processQueryKey only that answer carries,
+so with no answer at all the rows are sent again once unknown_seconds have passed: the one window
+no provider without an idempotency key can close (also: the process died, or was paused past its
+lease, after DingTalk accepted a call and before `sent` was recorded).
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ from bot.config import OutboxConfig
 from bot.db import Database
 from bot.dingtalk_api import DingTalkAPI, DingTalkError, SendResult
 from bot.outbox_batches import Claimed, Unit, payload_text, plan
-from bot.outbox_rate import SharedBucket
+from bot.outbox_rate import SharedBucket, TokenBucket
 from models.base import utcnow
 from models.outbox import DEAD, EXPIRED, FAILED, PENDING, SENDING, SENT, UNKNOWN, OutboxMessage
 
@@ -56,42 +64,6 @@ class OutboxCounters:
 
 
 COUNTERS = OutboxCounters()
-
-
-class TokenBucket:
-    """Paces calls to `rate` per second with bursts of up to `burst`; `pause()` honours Retry-After."""
-
-    def __init__(self, rate: float, burst: float | None = None) -> None:
-        self.rate = rate
-        self.capacity = burst if burst is not None else max(1.0, rate)
-        self._tokens = self.capacity
-        self._last = time.monotonic()
-        self._paused_until = 0.0
-        self._lock = asyncio.Lock()
-
-    def pause(self, seconds: float) -> None:
-        """No call before `seconds` from now; then one call at once and the usual pace."""
-        until = time.monotonic() + seconds
-        if until > self._paused_until:
-            self._paused_until = until
-            self._tokens, self._last = min(1.0, self.capacity), until
-
-    def paused_for(self) -> float:
-        return max(0.0, self._paused_until - time.monotonic())
-
-    async def acquire(self) -> None:
-        async with self._lock:
-            while True:
-                now = time.monotonic()
-                if now < self._paused_until:
-                    await asyncio.sleep(self._paused_until - now)
-                    continue
-                self._tokens = min(self.capacity, self._tokens + max(0.0, now - self._last) * self.rate)
-                self._last = max(self._last, now)
-                if self._tokens >= 1:
-                    self._tokens -= 1
-                    return
-                await asyncio.sleep((1 - self._tokens) / self.rate)
 
 
 def retry_delay(attempts: int, retry_after: float | None, base: float = 2.0, cap: float = 600.0) -> float:

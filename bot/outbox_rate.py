@@ -8,7 +8,7 @@ starts `burst/rate` before it (never before `paused_until`), sleeping until then
 any lock or transaction. A 429's Retry-After moves `paused_until` (and `tat`) for everyone. All
 times are the database's clock. Chosen over advisory locks by bench/outbox.py --rate-backends:
 one short statement per call, no connection held while waiting, and the pause is shared state.
-SQLite (one instance) keeps the in-process TokenBucket of bot/outbox.py.
+SQLite (one instance) keeps the in-process TokenBucket below.
 """
 
 from __future__ import annotations
@@ -86,3 +86,39 @@ class SharedBucket:
         async with self.db.engine.begin() as conn:
             until, now = (await conn.execute(_PAUSE, {"name": self.name, "s": seconds})).one()
         self._saw_pause(until, now)
+
+
+class TokenBucket:
+    """Paces calls to `rate` per second with bursts of up to `burst`; `pause()` honours Retry-After."""
+
+    def __init__(self, rate: float, burst: float | None = None) -> None:
+        self.rate = rate
+        self.capacity = burst if burst is not None else max(1.0, rate)
+        self._tokens = self.capacity
+        self._last = time.monotonic()
+        self._paused_until = 0.0
+        self._lock = asyncio.Lock()
+
+    def pause(self, seconds: float) -> None:
+        """No call before `seconds` from now; then one call at once and the usual pace."""
+        until = time.monotonic() + seconds
+        if until > self._paused_until:
+            self._paused_until = until
+            self._tokens, self._last = min(1.0, self.capacity), until
+
+    def paused_for(self) -> float:
+        return max(0.0, self._paused_until - time.monotonic())
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                if now < self._paused_until:
+                    await asyncio.sleep(self._paused_until - now)
+                    continue
+                self._tokens = min(self.capacity, self._tokens + max(0.0, now - self._last) * self.rate)
+                self._last = max(self._last, now)
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                await asyncio.sleep((1 - self._tokens) / self.rate)

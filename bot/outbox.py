@@ -272,6 +272,9 @@ class OutboxWorker:
         n = sum(len(u.rows) for u in call)
         try:
             result = await task
+        except asyncio.CancelledError:  # stopping: the rows stay unknown and are sent again later
+            task.cancel()
+            raise
         except DingTalkError as e:
             if e.ambiguous:
                 log.warning("outbox: no late answer either (%s); %d rows will be sent again", e, n)

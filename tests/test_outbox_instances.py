@@ -130,8 +130,8 @@ async def test_two_instances_together_stay_within_one_app_rate(instances, shared
     calls = emulator.requests_to("batchSend")
     assert len(calls) == 36
     assert emulator.requests_to("batchSend", "A") and emulator.requests_to("batchSend", "B")  # both sent
-    # one app's budget: rate per second plus the burst (+1 for network jitter); two buckets would give ~24
-    assert max_per_second([r.arrived for r in calls]) <= rate + burst + 1
+    # one app's budget: rate per second plus the burst (+2 for scheduling jitter); two buckets give ~22
+    assert max_per_second([r.arrived for r in calls]) <= rate + burst + 2
 
 
 @pytest.mark.parametrize("shared_db", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)

@@ -71,6 +71,7 @@ class OutboxConfig:
     max_attempts: int = 8
     retry_base_seconds: float = 2.0  # full-jitter backoff: uniform(0, min(600, base * 2**attempts))
     rate_per_second: float = 20.0
+    unknown_seconds: float = 60.0  # how long a send that got no answer waits for a late one before a resend
 
 
 @dataclass(frozen=True)

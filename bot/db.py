@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import event, text
@@ -81,6 +82,15 @@ class Database:
                     yield session
             finally:
                 self._writer = None
+
+    async def now(self, session: AsyncSession) -> datetime:
+        """The database's clock, for leases and fences shared between instances (PostgreSQL's
+        clock_timestamp(), in UTC). SQLite serves one host, so there it is this process's wall clock.
+        Business time (send windows, quiet hours) stays on the app clock (Services.clock)."""
+        if self.is_sqlite:
+            return datetime.now(UTC)
+        result = await session.exec(text("SELECT clock_timestamp()"))  # type: ignore[call-overload]
+        return result.scalar_one().astimezone(UTC)  # type: ignore[no-any-return]
 
     async def ping(self) -> bool:
         try:

@@ -73,23 +73,25 @@ class DingTalkAPI:
         _check_errcode(data)
 
     # -- proactive messages ---------------------------------------------------------------------------
-    async def batch_send(self, user_ids: list[str], msg_key: str, msg_param: str) -> SendResult:
+    async def batch_send(self, user_ids: list[str], msg_key: str, msg_param: str, *,
+                         timeout: float | None = None) -> SendResult:
         if not 0 < len(user_ids) <= BATCH_LIMIT:
             raise ValueError(f"batchSend takes 1..{BATCH_LIMIT} users, got {len(user_ids)}")
         body = {"robotCode": self._cfg.robot, "userIds": user_ids, "msgKey": msg_key, "msgParam": msg_param}
-        data = await self._api("/v1.0/robot/oToMessages/batchSend", body)
+        data = await self._api("/v1.0/robot/oToMessages/batchSend", body, timeout=timeout)
         return SendResult(
             process_query_key=data.get("processQueryKey", ""),
             flow_controlled=list(data.get("flowControlledStaffIdList") or []),
             invalid=list(data.get("invalidStaffIdList") or []),
         )
 
-    async def group_send(self, conversation_id: str, msg_key: str, msg_param: str) -> SendResult:
+    async def group_send(self, conversation_id: str, msg_key: str, msg_param: str, *,
+                         timeout: float | None = None) -> SendResult:
         body = {
             "robotCode": self._cfg.robot, "openConversationId": conversation_id,
             "msgKey": msg_key, "msgParam": msg_param,
         }
-        data = await self._api("/v1.0/robot/groupMessages/send", body)
+        data = await self._api("/v1.0/robot/groupMessages/send", body, timeout=timeout)
         return SendResult(process_query_key=data.get("processQueryKey", ""))
 
     async def file_download_url(self, download_code: str) -> str:
@@ -193,8 +195,9 @@ class DingTalkAPI:
             self._token_expires = time.monotonic() + float(data.get("expireIn", 7200)) - 300
             return token
 
-    async def _api(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        return await self._with_token("POST", path, json=body)
+    async def _api(self, path: str, body: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+        """`timeout` (seconds) replaces http_timeout: the outbox keeps listening for a late answer."""
+        return await self._with_token("POST", path, json=body, timeout=timeout)
 
     async def _api_get(self, path: str, params: dict[str, str]) -> dict[str, Any]:
         return await self._with_token("GET", path, params=params)
@@ -215,10 +218,11 @@ class DingTalkAPI:
     async def _post(self, url: str, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
         return await self._send("POST", url, json=body, headers=headers)
 
-    async def _send(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+    async def _send(self, method: str, url: str, *, timeout: float | None = None, **kwargs: Any) -> dict[str, Any]:
         self.calls += 1
+        limit = aiohttp.ClientTimeout(total=timeout) if timeout else self._timeout
         try:
-            async with self._http.request(method, url, timeout=self._timeout, **kwargs) as resp:
+            async with self._http.request(method, url, timeout=limit, **kwargs) as resp:
                 text = await resp.text()
                 return _parse_response(resp.status, resp.headers.get("Retry-After"), text)
         except aiohttp.ClientConnectorError as e:  # nothing was sent

@@ -4,14 +4,22 @@ Design: shared/docs/reliability.md §8. Every instance runs one dispatcher. A cl
 before any HTTP call; a completion only counts if the row still carries our fence, so a
 dispatcher whose lease expired cannot overwrite the row's newer state. A claimed batch becomes
 calls (bot/outbox_batches.py): a person's mergeable reminders go out as one message, identical
-1:1 messages as one batchSend of up to 20 users; calls are paced by a token bucket.
+1:1 messages as one batchSend of up to 20 users; calls are paced by a token bucket (on
+PostgreSQL one bucket for every instance, bot/outbox_rate.py: DingTalk's quota is per app).
+
+Two clocks: leases, fences and retry times use the database's clock (Database.now), which every
+instance shares; business time (due times, expiry, sent_at) uses the app clock (Services.clock).
 
 Two guards keep a slow or paused dispatcher from sending what another may already have reclaimed:
 a call is only started while the batch's lease has at least one HTTP timeout left (otherwise the
 rest of the batch is released), and throttling (a 429's Retry-After, else retry_base_seconds)
-pauses every call of this process.
-The one window no provider without an idempotency key can close remains: DingTalk accepted a
-call and the process died (or was paused past its lease) before `sent` was recorded.
+pauses every call (of every instance, on PostgreSQL).
+A call without an answer after http_timeout leaves its rows `unknown` (§8.4, counted in COUNTERS):
+the HTTP call goes on for up to unknown_seconds/2 more, and a late answer settles them (2xx → sent,
+an error → retried). DingTalk's read-status API needs the processQueryKey only that answer carries,
+so with no answer at all the rows are sent again once unknown_seconds have passed: the one window
+no provider without an idempotency key can close (also: the process died, or was paused past its
+lease, after DingTalk accepted a call and before `sent` was recorded).
 """
 
 from __future__ import annotations
@@ -33,50 +41,29 @@ from bot.config import OutboxConfig
 from bot.db import Database
 from bot.dingtalk_api import DingTalkAPI, DingTalkError, SendResult
 from bot.outbox_batches import Claimed, Unit, payload_text, plan
+from bot.outbox_rate import SharedBucket, TokenBucket
 from models.base import utcnow
-from models.outbox import DEAD, EXPIRED, FAILED, PENDING, SENDING, SENT, OutboxMessage
+from models.outbox import DEAD, EXPIRED, FAILED, PENDING, SENDING, SENT, UNKNOWN, OutboxMessage
 
 __all__ = ["Claimed", "OutboxWorker", "TokenBucket", "payload_text", "retry_delay"]
 
 log = logging.getLogger(__name__)
 T = OutboxMessage.__table__.c  # type: ignore[attr-defined]
 LEASE_MARGIN = 1.0  # seconds kept free at the end of a lease for recording the outcome
+UNKNOWN_MARK = "unknown: "  # last_error of a row whose send got no answer
 
 
-class TokenBucket:
-    """Paces calls to `rate` per second with bursts of up to `burst`; `pause()` honours Retry-After."""
+@dataclass
+class OutboxCounters:
+    """Process-wide counters of ambiguous sends, for /metrics (read `bot.outbox.COUNTERS`)."""
 
-    def __init__(self, rate: float, burst: float | None = None) -> None:
-        self.rate = rate
-        self.capacity = burst if burst is not None else max(1.0, rate)
-        self._tokens = self.capacity
-        self._last = time.monotonic()
-        self._paused_until = 0.0
-        self._lock = asyncio.Lock()
+    ambiguous_sends: int = 0  # rows in a call that got no answer (timeout, broken connection): `unknown`
+    reconciled_delivered: int = 0  # unknown rows whose late answer showed DingTalk took them: sent, no resend
+    reconciled_not_delivered: int = 0  # unknown rows whose late answer was an error: retried as usual
+    unknown_resent: int = 0  # unknown rows that never got an answer and were sent again (may duplicate)
 
-    def pause(self, seconds: float) -> None:
-        """No call before `seconds` from now; then one call at once and the usual pace."""
-        until = time.monotonic() + seconds
-        if until > self._paused_until:
-            self._paused_until = until
-            self._tokens, self._last = min(1.0, self.capacity), until
 
-    def paused_for(self) -> float:
-        return max(0.0, self._paused_until - time.monotonic())
-
-    async def acquire(self) -> None:
-        async with self._lock:
-            while True:
-                now = time.monotonic()
-                if now < self._paused_until:
-                    await asyncio.sleep(self._paused_until - now)
-                    continue
-                self._tokens = min(self.capacity, self._tokens + max(0.0, now - self._last) * self.rate)
-                self._last = max(self._last, now)
-                if self._tokens >= 1:
-                    self._tokens -= 1
-                    return
-                await asyncio.sleep((1 - self._tokens) / self.rate)
+COUNTERS = OutboxCounters()
 
 
 def retry_delay(attempts: int, retry_after: float | None, base: float = 2.0, cap: float = 600.0) -> float:
@@ -107,6 +94,9 @@ class OutboxWorker:
         # Burst 1 would be stricter but loses every timer overshoot and every slow claim for good
         # (the bucket cannot keep the unused fraction): bench/outbox.py measured 17 % at 100/s.
         self.bucket = TokenBucket(cfg.rate_per_second, burst)
+        # DingTalk's quota is per app: instances sharing PostgreSQL share one budget (bot/outbox_rate.py)
+        self.shared = None if db.is_sqlite else SharedBucket(db, cfg.rate_per_second, burst)
+        self._late: set[asyncio.Task[None]] = set()  # sends that timed out, still listening for an answer
         timeout = getattr(getattr(api, "_timeout", None), "total", None)
         self.call_timeout = float(timeout or 10.0)
         # counters (tests and bench)
@@ -120,6 +110,7 @@ class OutboxWorker:
         self.expired_rows = 0
         self.released_rows = 0  # given back unsent because the lease ran short
         self.ambiguous_rows = 0  # in a call that may have been delivered although it failed (timeout)
+        self.unknown_rows = 0  # recorded as unknown (see COUNTERS for the process-wide ambiguous counts)
         self.lost_leases = 0  # completions rejected by the fence
         self._wake = asyncio.Event()
         self._stopping = False
@@ -133,6 +124,8 @@ class OutboxWorker:
     def stop(self) -> None:
         self._stopping = True
         self._wake.set()
+        for task in list(self._late):  # their rows stay unknown and are sent again after unknown_seconds
+            task.cancel()
 
     async def run(self) -> None:
         while not self._stopping:
@@ -162,7 +155,7 @@ class OutboxWorker:
         gone = {r.id for r in expired}
         calls = plan([r for r in rows if r.id not in gone])
         for i, call in enumerate(calls):
-            await self.bucket.acquire()
+            await (self.shared or self.bucket).acquire()
             if not await self._send(call, deadline):
                 await self.release([row for c in calls[i:] for unit in c for row in unit.rows])
                 break
@@ -184,30 +177,40 @@ class OutboxWorker:
 
     async def claim(self) -> list[Claimed]:
         """Lease up to batch_size due rows, oldest first, plus any whose lease expired (rare)."""
-        now = self.clock()
-        # Rows enqueued without an explicit time are due at the wall clock; in production the app
-        # clock is the wall clock, and tests that move the app clock still get those rows sent.
-        due_by = max(now, utcnow())
-        n = self.cfg.batch_size
-        due = (select(T.id).where(T.status == PENDING, T.next_attempt_at <= due_by)  # ix_outbox_due, in order
-               .order_by(T.next_attempt_at, T.id).limit(n))
-        stale = select(T.id).where(T.status == SENDING, T.lease_until < now).order_by(T.lease_until).limit(n)
-        if not self.db.is_sqlite:
-            due, stale = due.with_for_update(skip_locked=True), stale.with_for_update(skip_locked=True)
-        # one IN over a UNION: an OR of two INs makes PostgreSQL scan the whole (ever-growing) table
-        pick = union_all(select(due.subquery().c.id), select(stale.subquery().c.id))
-        stmt = (
-            update(OutboxMessage)
-            .where(T.id.in_(pick))
-            .values(status=SENDING, lease_owner=self.owner, fence=T.fence + 1, attempts=T.attempts + 1,
-                    lease_until=now + timedelta(seconds=self.cfg.lease_seconds))
-            .returning(T.id, T.fence, T.attempts, T.kind, T.recipient, T.msg_key, T.payload, T.expires_at,
-                       T.mergeable)
-            .execution_options(synchronize_session=False)
-        )
         async with self.db.write() as session:
+            # Leases and retry times run on the database's clock, which every instance shares; a host
+            # whose clock is a minute off then neither steals a live lease nor keeps an expired one.
+            now = await self.db.now(session)
+            # Rows enqueued for a business time are due by the app clock (tests move it), retries and
+            # rows enqueued without a time by the database clock: whichever is later.
+            due_by = max(now, self.clock())
+            n = self.cfg.batch_size
+            due = (select(T.id).where(T.status == PENDING, T.next_attempt_at <= due_by)  # ix_outbox_due, in order
+                   .order_by(T.next_attempt_at, T.id).limit(n))
+            # rows whose send got no answer, once the wait for a late answer is over: sent again
+            unknown = (select(T.id).where(T.status == UNKNOWN, T.next_attempt_at <= now)
+                       .order_by(T.next_attempt_at).limit(n))
+            stale = select(T.id).where(T.status == SENDING, T.lease_until < now).order_by(T.lease_until).limit(n)
+            if not self.db.is_sqlite:
+                due, unknown, stale = (q.with_for_update(skip_locked=True) for q in (due, unknown, stale))
+            # one IN over a UNION: an OR of INs makes PostgreSQL scan the whole (ever-growing) table
+            pick = union_all(*(select(q.subquery().c.id) for q in (due, unknown, stale)))
+            stmt = (
+                update(OutboxMessage)
+                .where(T.id.in_(pick))
+                .values(status=SENDING, lease_owner=self.owner, fence=T.fence + 1, attempts=T.attempts + 1,
+                        lease_until=now + timedelta(seconds=self.cfg.lease_seconds))
+                .returning(T.id, T.fence, T.attempts, T.kind, T.recipient, T.msg_key, T.payload, T.expires_at,
+                           T.mergeable, T.last_error.startswith(UNKNOWN_MARK))
+                .execution_options(synchronize_session=False)
+            )
             result = await session.exec(stmt)  # type: ignore[call-overload]
-            return sorted((Claimed(*r) for r in result.all()), key=lambda c: c.id)
+            rows = sorted((Claimed(*r) for r in result.all()), key=lambda c: c.id)
+        resent = sum(r.was_unknown for r in rows)
+        if resent:
+            COUNTERS.unknown_resent += resent
+            log.warning("outbox: %d rows whose send got no answer are sent again", resent)
+        return rows
 
     async def complete(self, row: Claimed, status: str, *, ref: str = "", error: str = "",
                        retry_in: float | None = None) -> bool:
@@ -219,9 +222,8 @@ class OutboxWorker:
         """Give claimed rows back unsent (the attempt does not count), due when any pause ends."""
         if not rows:
             return
-        values = {"status": PENDING, "lease_until": None, "attempts": T.attempts - 1,
-                  "next_attempt_at": self.clock() + timedelta(seconds=self.bucket.paused_for())}
-        done = await self._update(rows, values)
+        values = {"status": PENDING, "lease_until": None, "attempts": T.attempts - 1}
+        done = await self._update_many([(rows, values, self._paused_for())])
         self.released_rows += len(done)
         self.lost_leases += len(rows) - len(done)
         log.info("outbox: lease running short, %d rows released unsent", len(done))
@@ -231,7 +233,6 @@ class OutboxWorker:
     # -- sending ------------------------------------------------------------------------------------
     async def _send(self, call: list[Unit], deadline: float) -> bool:
         """One DingTalk call and its recorded outcome; False (nothing sent) if the lease ran short."""
-        head = call[0]
         try:
             await self.api.access_token()  # cached; fetched first so that the lease check is the last step
         except DingTalkError as e:  # nothing was sent, whatever the transport error says
@@ -239,20 +240,63 @@ class OutboxWorker:
             return True
         if time.monotonic() > deadline:
             return False
+        self.calls += 1
+        # The HTTP call may outlive http_timeout by unknown_seconds: after http_timeout the rows are
+        # `unknown` and the dispatcher moves on, but a late answer still settles them (§8.4).
+        task = asyncio.create_task(self._call(call))
         try:
-            self.calls += 1
-            if head.recipient.startswith("group:"):
-                result = await self.api.group_send(head.recipient[6:], head.msg_key, head.payload)
-            else:
-                users = [u.recipient[5:] for u in call]
-                result = await self.api.batch_send(users, head.msg_key, head.payload)
+            result = await asyncio.wait_for(asyncio.shield(task), self.call_timeout)
+        except TimeoutError:
+            await self._record(self._unknown(call, f"钉钉 {self.call_timeout:g} 秒未应答", self.cfg.unknown_seconds))
+            late = asyncio.create_task(self._settle(call, task))
+            self._late.add(late)
+            late.add_done_callback(self._late.discard)
+            return True
         except DingTalkError as e:
-            if e.retryable and 400 <= e.status < 500:  # throttled (429, QPS 403…): every call waits
-                self.bucket.pause(e.retry_after or self.cfg.retry_base_seconds)
-            await self._record(self._failure(call, e))
+            await self._record(await self._failure(call, e))
             return True
         await self._record(self._success(call, result))
         return True
+
+    async def _call(self, call: list[Unit]) -> SendResult:
+        head = call[0]
+        timeout = self.call_timeout + self.cfg.unknown_seconds / 2  # ends well before the row is reclaimed
+        if head.recipient.startswith("group:"):
+            return await self.api.group_send(head.recipient[6:], head.msg_key, head.payload, timeout=timeout)
+        users = [u.recipient[5:] for u in call]
+        return await self.api.batch_send(users, head.msg_key, head.payload, timeout=timeout)
+
+    async def _settle(self, call: list[Unit], task: asyncio.Task[SendResult]) -> None:
+        """Reconcile unknown rows with the late answer: delivered → sent (no resend); an error → the
+        usual retry. No answer at all leaves them unknown: claim() sends them again later."""
+        n = sum(len(u.rows) for u in call)
+        try:
+            result = await task
+        except asyncio.CancelledError:  # stopping: the rows stay unknown and are sent again later
+            task.cancel()
+            raise
+        except DingTalkError as e:
+            if e.ambiguous:
+                log.warning("outbox: no late answer either (%s); %d rows will be sent again", e, n)
+                return
+            outcomes = await self._failure(call, e)
+            done = await self._record(outcomes, from_status=UNKNOWN)
+            COUNTERS.reconciled_not_delivered += len(done)
+            return
+        except Exception:
+            log.exception("outbox: waiting for a late answer failed")
+            return
+        done = await self._record(self._success(call, result), from_status=UNKNOWN)
+        COUNTERS.reconciled_delivered += len(done)
+        log.info("outbox: a late answer confirmed %d of %d unknown rows as delivered", len(done), n)
+
+    async def _pause(self, seconds: float) -> None:
+        self.bucket.pause(seconds)
+        if self.shared is not None:
+            await self.shared.pause(seconds)
+
+    def _paused_for(self) -> float:
+        return max(self.bucket.paused_for(), self.shared.paused_for() if self.shared else 0.0)
 
     def _success(self, call: list[Unit], result: SendResult) -> list[Outcome]:
         throttled, invalid = set(result.flow_controlled), set(result.invalid)
@@ -268,14 +312,26 @@ class OutboxWorker:
                 out.append(Outcome(unit, SENT, ref=result.process_query_key))
         return out + self._retry(again, "flow controlled", None)
 
-    def _failure(self, call: list[Unit], e: DingTalkError) -> list[Outcome]:
+    async def _failure(self, call: list[Unit], e: DingTalkError) -> list[Outcome]:
+        if e.retryable and 400 <= e.status < 500:  # throttled (429, QPS 403…): every call waits
+            await self._pause(e.retry_after or self.cfg.retry_base_seconds)
         if not e.retryable:
             return [Outcome(unit, FAILED, str(e), alert=True) for unit in call]
-        if e.ambiguous:  # §8's window: DingTalk may have accepted it; resending may duplicate
-            rows = [r.id for unit in call for r in unit.rows]
-            self.ambiguous_rows += len(rows)
-            log.warning("outbox rows %s: DingTalk may have accepted the call (%s); it will be sent again", rows, e)
-        return self._retry(call, ("ambiguous: " if e.ambiguous else "") + str(e), e.retry_after)
+        if e.ambiguous:  # the connection broke after sending: no answer will come
+            delay = retry_delay(max(u.attempts for u in call), None, self.cfg.retry_base_seconds)
+            return self._unknown(call, str(e), delay)
+        return self._retry(call, str(e), e.retry_after)
+
+    def _unknown(self, call: list[Unit], error: str, wait: float) -> list[Outcome]:
+        """§8's window: DingTalk may have accepted the call. The rows become `unknown` and are
+        counted; they are settled by a late answer or sent again `wait` seconds from now."""
+        rows = [r.id for unit in call for r in unit.rows]
+        self.ambiguous_rows += len(rows)
+        COUNTERS.ambiguous_sends += len(rows)
+        log.warning("outbox rows %s: DingTalk may have accepted the call (%s); unknown until an answer "
+                    "or %gs", rows, error, wait)
+        return [Outcome(u, DEAD, UNKNOWN_MARK + error, alert=True) if u.attempts >= self.cfg.max_attempts
+                else Outcome(u, UNKNOWN, UNKNOWN_MARK + error, retry_in=wait) for u in call]
 
     def _retry(self, units: list[Unit], error: str, retry_after: float | None) -> list[Outcome]:
         """Retry what one call could not deliver with ONE delay, so it is claimed and batched (or
@@ -288,9 +344,9 @@ class OutboxWorker:
                 else Outcome(u, PENDING, error, retry_in=delay) for u in units]
 
     # -- recording ------------------------------------------------------------------------------------
-    async def _record(self, outcomes: list[Outcome]) -> set[int]:
+    async def _record(self, outcomes: list[Outcome], from_status: str = SENDING) -> set[int]:
         """Write every outcome of one call in one transaction, each row guarded by its fence."""
-        now = self.clock()
+        now = self.clock()  # sent_at is business time; retry times are set on the database clock
         groups: dict[tuple[Any, ...], list[Claimed]] = defaultdict(list)
         for o in outcomes:
             groups[(o.status, o.error[:500], o.ref[:128], o.retry_in)].extend(o.unit.rows)
@@ -299,10 +355,8 @@ class OutboxWorker:
             values: dict[str, Any] = {"status": status, "lease_until": None, "last_error": error}
             if status == SENT:
                 values.update(provider_ref=ref, sent_at=now)
-            if retry_in is not None:
-                values["next_attempt_at"] = now + timedelta(seconds=retry_in)
-            plans.append((rows, values))
-        done = await self._update_many(plans)
+            plans.append((rows, values, retry_in))
+        done = await self._update_many(plans, from_status)
         for o in outcomes:
             ours = [r for r in o.unit.rows if r.id in done]
             self.lost_leases += len(o.unit.rows) - len(ours)
@@ -326,22 +380,27 @@ class OutboxWorker:
             self.dead_rows += n
         elif o.status == EXPIRED:
             self.expired_rows += n
+        elif o.status == UNKNOWN:
+            self.unknown_rows += n
 
-    async def _update(self, rows: list[Claimed], values: dict[str, Any]) -> set[int]:
-        return await self._update_many([(rows, values)])
-
-    async def _update_many(self, plans: list[tuple[list[Claimed], dict[str, Any]]]) -> set[int]:
-        """UPDATE … WHERE (fence=f AND id IN …) OR … AND status='sending' RETURNING id, retried on lock errors."""
+    async def _update_many(self, plans: list[tuple[list[Claimed], dict[str, Any], float | None]],
+                           from_status: str = SENDING) -> set[int]:
+        """UPDATE … WHERE (fence=f AND id IN …) OR … AND status='sending' RETURNING id, retried on lock errors.
+        A plan's third item, when set, makes the rows due that many seconds from now (database clock)."""
         for attempt in range(1, 4):
             try:
                 done: set[int] = set()
                 async with self.db.write() as session:
-                    for rows, values in plans:
+                    now = await self.db.now(session)
+                    for rows, fixed, retry_in in plans:
+                        values = dict(fixed)
+                        if retry_in is not None:
+                            values["next_attempt_at"] = now + timedelta(seconds=retry_in)
                         by_fence: dict[int, list[int]] = defaultdict(list)  # usually one or two fences
                         for r in rows:
                             by_fence[r.fence].append(r.id)
                         ours = or_(*(and_(T.fence == f, T.id.in_(ids)) for f, ids in by_fence.items()))
-                        stmt = (update(OutboxMessage).where(ours, T.status == SENDING).values(**values)
+                        stmt = (update(OutboxMessage).where(ours, T.status == from_status).values(**values)
                                 .returning(T.id).execution_options(synchronize_session=False))
                         result = await session.exec(stmt)  # type: ignore[call-overload]
                         done.update(result.scalars().all())

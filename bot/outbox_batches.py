@@ -34,6 +34,7 @@ class Claimed:
     payload: str
     expires_at: datetime | None
     mergeable: bool = False
+    was_unknown: bool = False  # its last send got no answer (a resend the metrics count)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from models.audit import AuditEvent, InboundMessage
 from models.calendar_data import HolidayOverride, HolidayYear
 from models.dialogue import Dialogue
 from models.feedback import Feedback, FeedbackAttachment, FeedbackEvent, Meeting, MeetingReply
-from models.outbox import OutboxMessage
+from models.outbox import OutboxMessage, OutboxRate
 from models.problems import ExtensionRequest, Problem, ProblemAttachment, ProblemEvent
 from models.staffing import Person, Warning
 from models.units import Unit
@@ -41,6 +41,7 @@ __all__ = [
     "Meeting",
     "MeetingReply",
     "OutboxMessage",
+    "OutboxRate",
     "Person",
     "PlannedVisit",
     "Problem",

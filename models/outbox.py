@@ -98,3 +98,16 @@ async def existing_keys(session: AsyncSession, keys: list[str], chunk: int = 500
         result = await session.exec(select(column).where(column.in_(keys[i:i + chunk])))  # type: ignore[call-overload]
         found.update(result.all())
     return found
+
+
+class OutboxRate(SQLModel, table=True):
+    """The DingTalk call budget that instances sharing PostgreSQL draw from (bot/outbox_rate.py).
+
+    `tat` is the theoretical arrival time of the generic cell rate algorithm: the next free call slot
+    is `tat`, less the burst. `paused_until` ends a 429's Retry-After for every instance. Both are
+    the database's clock.
+    """
+
+    name: str = Field(primary_key=True, max_length=40)
+    tat: datetime = Field(default_factory=utcnow)
+    paused_until: datetime = Field(default_factory=utcnow)

@@ -124,7 +124,7 @@ def drop_duplicates(rows: list[Row], keys: tuple[tuple[str, ...], ...], errors: 
     for row in rows:
         repeat = None
         for key, first in zip(keys, seen, strict=True):
-            values = tuple(str(row.get(h)).strip() for h in key)
+            values = tuple("" if row.get(h) is None else str(row.get(h)).strip() for h in key)
             if all(values):
                 earlier = first.setdefault(values, row.number)
                 if earlier != row.number and repeat is None:

@@ -46,9 +46,19 @@ def _db_password(url: str) -> str:
     return ""
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("bianban-bot")
+    except PackageNotFoundError:
+        return "未安装（源码目录）"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bot", description="编办监督助手")
     p.add_argument("-c", "--config", help="配置文件（TOML），参见 config.example.toml")
+    p.add_argument("--version", action="version", version=f"编办监督助手 {_version()}", help="显示版本号")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="连接钉钉（Stream 模式）运行机器人")
     imp = sub.add_parser("import", help="导入 CSV/XLSX 文件")

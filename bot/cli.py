@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", help="导入 CSV/XLSX 文件")
     imp.add_argument("kind", help="units / accounts / persons / holidays / problems / approvals / groups")
     imp.add_argument("file", type=Path)
+    sub.add_parser("doctor", help="检查部署：配置、数据库、钉钉凭证与权限、Stream、节假日、磁盘、时钟")
     db = sub.add_parser("db", help="数据库")
     db.add_argument("action", choices=["upgrade"])
     demo = sub.add_parser("demo", help="本地演示：模拟钉钉 + 示例县数据 + 聊天页面")
@@ -145,10 +146,18 @@ def main(argv: list[str] | None = None) -> int:
             setup_logging(None, "WARNING")
             return asyncio.run(run_demo(args.data, args.port))
         cfg = load_config(args.config)
+        if args.command == "doctor":
+            from bot.doctor import run_doctor
+
+            setup_logging(cfg)
+            return asyncio.run(run_doctor(cfg))
         if args.command == "run":
             cfg.require_dingtalk()
         setup_logging(cfg)
     except ConfigError as e:
+        if args.command == "doctor":
+            print(f"✗ 配置：{e}　→ 按提示修改配置文件（每项说明见 config.example.toml）")
+            return 1
         print(f"配置错误：{e}", file=sys.stderr)
         return 2
     try:

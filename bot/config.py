@@ -77,6 +77,7 @@ class OutboxConfig:
 class StorageConfig:
     dir: str = ""  # attachments received from units; empty = files/ beside the config file
     max_file_mb: int = 20  # larger pictures and files are refused
+    min_free_mb: int = 1024  # `doctor` fails when the disk of `dir` has less free space
 
 
 @dataclass(frozen=True)

@@ -42,8 +42,8 @@ def cliff_advice(year: int) -> str:
     """What an administrator must do, in one paragraph (the weekly reminder and `doctor`)."""
     return (f"{year} 年的法定节假日安排尚未载入，涉及 {year} 年的工作日暂按周一至周五计算（标注“暂定”）。"
             f"请在国务院办公厅公布 {year} 年部分节假日安排后（通常在 10-12 月），二选一："
-            f"① 升级节假日数据：pip install -U chinesecalendar（离线服务器用新的 wheelhouse 重新 make install-offline），"
-            f"然后重启机器人；"
+            f"① 升级节假日数据：pip install -U chinesecalendar"
+            f"（离线服务器用新的 wheelhouse 重新 make install-offline），然后重启机器人；"
             f"② 按通知整理全年安排文件（列：日期、类型=休息日/工作日、说明），运行 "
             f"python -m bot -c config.toml import holidays 文件。"
             f"载入后本提醒自动停止，可用 python -m bot -c config.toml doctor 核对。")

@@ -65,8 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("kind", help="units / accounts / persons / holidays / problems / approvals / groups")
     imp.add_argument("file", type=Path)
     sub.add_parser("doctor", help="检查部署：配置、数据库、钉钉凭证与权限、Stream、节假日、磁盘、时钟")
-    db = sub.add_parser("db", help="数据库")
-    db.add_argument("action", choices=["upgrade"])
+    db = sub.add_parser("db", help="数据库：upgrade 升级 / backup 备份 / restore 恢复 / copy 复制到另一个数据库")
+    db.add_argument("action", choices=["upgrade", "backup", "restore", "copy"])
+    db.add_argument("file", type=Path, nargs="?", help="backup / restore 的备份文件")
+    db.add_argument("--to", help="copy 的目标数据库，如 postgresql+asyncpg://用户:密码@主机/库")
     demo = sub.add_parser("demo", help="本地演示：模拟钉钉 + 示例县数据 + 聊天页面")
     demo.add_argument("--port", type=int, default=8700, help="聊天页面端口（默认 8700）")
     demo.add_argument("--data", type=Path, default=Path("demo-data"), help="演示数据目录")
@@ -163,6 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "import":
             return asyncio.run(_import(cfg, args.kind, args.file))
+        if args.command == "db" and args.action != "upgrade":
+            from bot.backup import db_command
+
+            return asyncio.run(db_command(cfg, args.action, args.file, args.to))
         if args.command == "db":
             return asyncio.run(_upgrade(cfg))
         return asyncio.run(_run(cfg))

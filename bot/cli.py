@@ -31,7 +31,12 @@ class RedactSecrets(logging.Filter):
 
 def setup_logging(cfg: Config | None, level: str = "INFO") -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if cfg is not None and cfg.logging.format == "json":
+        from bot.logs import JsonFormatter
+
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     if cfg is not None:
         handler.addFilter(RedactSecrets([cfg.dingtalk.client_secret, cfg.server.api_token,
                                          _db_password(cfg.database.url)]))

@@ -121,6 +121,7 @@ class OutboxWorker:
         self.released_rows = 0  # given back unsent because the lease ran short
         self.ambiguous_rows = 0  # in a call that may have been delivered although it failed (timeout)
         self.lost_leases = 0  # completions rejected by the fence
+        self.failures_by_code: dict[str, int] = defaultdict(int)  # failed calls by DingTalk error code (/metrics)
         self._wake = asyncio.Event()
         self._stopping = False
         self._warned = False
@@ -269,6 +270,7 @@ class OutboxWorker:
         return out + self._retry(again, "flow controlled", None)
 
     def _failure(self, call: list[Unit], e: DingTalkError) -> list[Outcome]:
+        self.failures_by_code[e.code or (f"HTTP{e.status}" if e.status else "network")] += 1
         if not e.retryable:
             return [Outcome(unit, FAILED, str(e), alert=True) for unit in call]
         if e.ambiguous:  # §8's window: DingTalk may have accepted it; resending may duplicate

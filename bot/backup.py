@@ -42,20 +42,21 @@ def _check_sqlite_file(path: Path) -> str:
     try:
         if conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
             raise BackupError(f"{path} 已损坏（integrity_check 未通过）")
-        try:
-            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-        except sqlite3.DatabaseError:
-            raise BackupError(f"{path} 不是本机器人的数据库") from None
+        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
         return row[0] if row else ""
+    except sqlite3.DatabaseError:
+        raise BackupError(f"{path} 不是本机器人的数据库备份（或已损坏）") from None
     finally:
         conn.close()
 
 
-def _sqlite_copy(src: Path, dest: Path) -> None:
+def _sqlite_copy(src: Path, dest: Path, *, single_file: bool = False) -> None:
     source = sqlite3.connect(src, timeout=30)
     target = sqlite3.connect(dest, timeout=30)
     try:
         source.backup(target)
+        if single_file:  # a backup is one self-contained file, not a WAL database with -wal/-shm beside it
+            target.execute("PRAGMA journal_mode=DELETE")
     finally:
         target.close()
         source.close()
@@ -67,7 +68,7 @@ def _sqlite_backup(src: Path, dest: Path) -> str:
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     part.unlink(missing_ok=True)
-    _sqlite_copy(src, part)
+    _sqlite_copy(src, part, single_file=True)
     os.chmod(part, 0o600)
     revision = _check_sqlite_file(part)
     os.replace(part, dest)

@@ -157,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             from bot.doctor import run_doctor
 
             setup_logging(cfg)
+            logging.getLogger("alembic").setLevel(logging.WARNING)
             return asyncio.run(run_doctor(cfg))
         if args.command == "run":
             cfg.require_dingtalk()

@@ -70,11 +70,16 @@ class Doctor:
         except ConfigError as e:
             self.add(False, "配置", str(e), "在配置文件或环境变量中填写后重试")
             dingtalk = False
-        db = Database(cfg.database.url)
-        try:
-            await self._database(db)
-        finally:
-            await db.dispose()
+        url = cfg.database.url
+        if url.startswith("sqlite") and not await asyncio.to_thread(Path(url.split(":///", 1)[-1]).exists):
+            self.add(False, "数据库", f"数据库文件 {url.split(':///', 1)[-1]} 不存在",
+                     "运行 python -m bot -c config.toml db upgrade 建库（doctor 不会自动建库）")
+        else:
+            db = Database(url)
+            try:
+                await self._database(db)
+            finally:
+                await db.dispose()
         if dingtalk:
             http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=cfg.dingtalk.http_timeout),
                                          trust_env=False)

@@ -38,6 +38,7 @@ async def test_backup_while_running_then_restore(make_bot, emulator: Emulator, d
     line = await backup(cfg, file)  # online: the bot keeps running and writing
     assert str(file) in line and "附件目录" in line
     assert file.stat().st_mode & 0o077 == 0  # the backup holds personal data: owner only
+    assert sorted(p.name for p in file.parent.iterdir()) == ["bianban.bak"]  # one self-contained file
     await say(emulator, "帮助")
     assert await texts(app.db) == ["我是谁", "帮助"]
 
@@ -55,9 +56,10 @@ async def test_restore_refuses_a_file_that_is_not_a_backup(tmp_path: Path, emula
     db_url = f"sqlite+aiosqlite:///{tmp_path / 'live.db'}"
     cfg = bot_config(emulator, db_url, tmp_path, database={"url": db_url})
     junk = tmp_path / "junk.db"
-    junk.write_bytes(b"")
-    with pytest.raises(BackupError, match="不是本机器人的数据库"):
-        await restore(cfg, junk)
+    for content in (b"", b"not a database at all, just some text" * 50):
+        junk.write_bytes(content)
+        with pytest.raises(BackupError, match="不是本机器人的数据库备份"):
+            await restore(cfg, junk)
     assert await db_command(cfg, "restore", None, None) == 1
 
 

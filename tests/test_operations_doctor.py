@@ -123,7 +123,8 @@ async def test_disk_space(cfg: Config):
 
 
 async def test_database_not_upgraded(cfg: Config, tmp_path: Path):
-    fresh = f"sqlite+aiosqlite:///{tmp_path / 'fresh' / 'new.db'}"
+    fresh = f"sqlite+aiosqlite:///{tmp_path / 'new.db'}"
+    (tmp_path / "new.db").touch(mode=0o600)  # an empty database file
     code, lines = await doctor(dataclasses.replace(cfg, database=dataclasses.replace(cfg.database, url=fresh)))
     assert code == 1 and "数据库版本" in failed(lines) and "db upgrade" in lines["数据库版本"]
 
@@ -163,4 +164,5 @@ async def test_cli_missing_secret(tmp_path: Path, capsys: pytest.CaptureFixture[
     code = await asyncio.to_thread(main, ["-c", str(config), "doctor"])
     out = capsys.readouterr().out
     assert code == 1 and "✗ 配置：配置缺少 [dingtalk] client_secret" in out
-    assert "✗ 数据库版本" in out  # the database beside the config file was never upgraded
+    assert "✗ 数据库：数据库文件" in out and "不存在" in out  # never created, and doctor does not create it
+    assert not (tmp_path / "bianban.db").exists()

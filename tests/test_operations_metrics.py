@@ -87,6 +87,8 @@ async def test_readyz_covers_database_and_stream(bot, emulator: Emulator):  # ty
 async def test_json_logs_name_the_message_and_never_the_secret(bot, emulator: Emulator,
                                                                capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
     cfg = dataclasses.replace(bot.config, logging=LoggingConfig(format="json"))
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
     setup_logging(cfg)
     try:
         logging.getLogger("bot.test").warning("calling with secret %s", cfg.dingtalk.client_secret)
@@ -94,7 +96,7 @@ async def test_json_logs_name_the_message_and_never_the_secret(bot, emulator: Em
         await emulator.wait_reply(msg_id)
         await asyncio.sleep(0.2)  # the audit update and the last log line follow the reply
     finally:
-        logging.basicConfig(force=True, handlers=[logging.NullHandler()])
+        root.handlers[:], root.level = handlers, level
     err = capsys.readouterr().err
     lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     assert lines and all({"time", "level", "logger", "message"} <= set(e) for e in lines)

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean wheelhouse install-offline
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -30,5 +30,24 @@ bench: $(STAMP)
 	$(BIN)/python bench/roster.py
 	$(BIN)/python bench/import_duplicates.py
 
+# Offline install (docs/operations.md): `make wheelhouse` on a machine with network, copy the folder,
+# then `make install-offline` on the server. WHEEL_PLATFORM / WHEEL_PYTHON pick another target,
+# e.g. `make wheelhouse WHEEL_PLATFORM=manylinux2014_aarch64 WHEEL_PYTHON=3.11`.
+WHEELHOUSE ?= wheelhouse
+WHEEL_PLATFORM ?=
+WHEEL_PYTHON ?=
+WHEEL_TARGET := $(if $(WHEEL_PLATFORM),--platform $(WHEEL_PLATFORM)) $(if $(WHEEL_PYTHON),--python-version $(WHEEL_PYTHON))
+
+wheelhouse:
+	mkdir -p $(WHEELHOUSE)
+	$(PY) -m pip wheel -q --no-deps --wheel-dir $(WHEELHOUSE) .
+	$(PY) -m pip download -q --only-binary=:all: $(WHEEL_TARGET) --dest $(WHEELHOUSE) $(WHEELHOUSE)/bianban_bot-*.whl
+	@echo "依赖已收集到 $(WHEELHOUSE)/，复制到服务器后运行 make install-offline"
+
+install-offline:
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --no-index --find-links $(WHEELHOUSE) bianban-bot
+	$(BIN)/python -m bot --version
+
 clean:
-	rm -rf $(VENV) demo-data .pytest_cache .ruff_cache
+	rm -rf $(VENV) demo-data wheelhouse .pytest_cache .ruff_cache

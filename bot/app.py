@@ -20,6 +20,7 @@ from bot.db import Database
 from bot.dingtalk_api import DingTalkAPI
 from bot.dispatch import Dispatcher
 from bot.ingest_api import add_ingest_routes
+from bot.metrics import CONTENT_TYPE, Metrics
 from bot.notify import notify_users
 from bot.oa_events import register_oa_events
 from bot.outbox import Claimed, OutboxWorker
@@ -69,6 +70,9 @@ class BotApp:
         self.stream.register_bot_handler(self.dispatcher.on_message)
         register_oa_events(self.stream, self.services, self.api, nudge=self.outbox.nudge)
         self.scheduler = build_scheduler(self)
+        self.metrics = Metrics(self)
+        self.dispatcher.metrics = self.metrics
+        self.metrics.instrument_scheduler(self.scheduler)
         self.scheduler.start()
         self.caught_up = asyncio.create_task(catch_up(self.services), name="catch-up")
         self._tasks = [asyncio.create_task(self.stream.run(), name="stream"),
@@ -97,6 +101,8 @@ class BotApp:
     async def _serve_http(self) -> None:
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        app.router.add_get("/metrics", self._metrics)
         add_ingest_routes(app, self.services, nudge=self.outbox.nudge)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -110,6 +116,16 @@ class BotApp:
         stream_ok = self.stream.connected.is_set()
         status = 200 if db_ok and stream_ok else 503
         return web.json_response({"database": db_ok, "stream": stream_ok}, status=status)
+
+    async def _readyz(self, _request: web.Request) -> web.Response:
+        """Ready to serve: database reachable, Stream connected, outbox worker and scheduler running."""
+        checks = {"database": await self.db.ping(), "stream": self.stream.connected.is_set(),
+                  "outbox": any(t.get_name() == "outbox" and not t.done() for t in self._tasks),
+                  "scheduler": bool(self.scheduler.running)}
+        return web.json_response(checks, status=200 if all(checks.values()) else 503)
+
+    async def _metrics(self, _request: web.Request) -> web.Response:
+        return web.Response(body=await self.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
     async def _alert_admins(self, row: Claimed, error: str) -> None:
         """An outbox message could not be delivered: tell the administrators (once per row)."""

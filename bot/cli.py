@@ -33,7 +33,12 @@ class RedactSecrets(logging.Filter):
 
 def setup_logging(cfg: Config | None, level: str = "INFO") -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if cfg is not None and cfg.logging.format == "json":
+        from bot.logs import JsonFormatter
+
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     if cfg is not None:
         handler.addFilter(RedactSecrets([cfg.dingtalk.client_secret, cfg.server.api_token,
                                          _db_password(cfg.database.url)]))
@@ -83,10 +88,20 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"错误：{message}\n")
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("bianban-bot")
+    except PackageNotFoundError:
+        return "未安装（源码目录）"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m bot", description="编办监督助手：钉钉机器人与数据导入工具")
     p.add_argument("-c", "--config", metavar="配置文件",
                    help=f"配置文件（TOML，参见 config.example.toml）；不写时使用当前目录下的 {DEFAULT_CONFIG}")
+    p.add_argument("--version", action="version", version=f"编办监督助手 {_version()}", help="显示版本号并退出")
     sub = p.add_subparsers(dest="command", required=True, metavar="命令", parser_class=_Parser)
     sub.add_parser("run", help="连接钉钉（Stream 模式）运行机器人", description="连接钉钉（Stream 模式）运行机器人")
     imp = sub.add_parser("import", help="导入 CSV/XLSX 文件",
@@ -95,8 +110,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="units（单位）、accounts（账号）、persons（实名制人员）、holidays（节假日）、"
                           "problems（问题台账）、approvals（审批事项）、groups（走访分组）")
     imp.add_argument("file", type=Path, metavar="文件", help="CSV（UTF-8 或 GBK）或 XLSX 文件")
-    db = sub.add_parser("db", help="数据库", description="数据库：upgrade 建库或升级到最新结构")
-    db.add_argument("action", choices=["upgrade"], metavar="操作", help="upgrade：建库或升级到最新结构")
+    sub.add_parser("doctor", help="检查部署：配置、数据库、钉钉凭证与权限、Stream、节假日、磁盘、时钟",
+                   description="逐项检查部署，每项一行 ✓/✗ 和改正方法；有 ✗ 时退出码非 0")
+    db = sub.add_parser("db", help="数据库：升级、备份、恢复、复制",
+                        description="数据库：upgrade 建库或升级到最新结构；backup 备份到文件；restore 从备份恢复；"
+                                    "copy 复制到另一个数据库（如从 SQLite 迁到 PostgreSQL）")
+    db.add_argument("action", choices=["upgrade", "backup", "restore", "copy"], metavar="操作",
+                    help="upgrade / backup / restore / copy")
+    db.add_argument("file", type=Path, nargs="?", metavar="文件", help="backup / restore 的备份文件")
+    db.add_argument("--to", metavar="目标", help="copy 的目标数据库，如 postgresql+asyncpg://用户:密码@主机/库")
     demo = sub.add_parser("demo", help="本地演示：模拟钉钉 + 示例县数据 + 聊天页面",
                           description="本地演示：模拟钉钉 + 示例县数据 + 聊天页面")
     demo.add_argument("--port", type=int, default=8700, metavar="端口", help="聊天页面端口（默认 8700）")
@@ -204,17 +226,30 @@ def main(argv: list[str] | None = None) -> int:
             setup_logging(None, "WARNING")
             return asyncio.run(run_demo(args.data, args.port))
         cfg = load_config(config_path(args.config))
+        if args.command == "doctor":
+            from bot.doctor import run_doctor
+
+            setup_logging(cfg)
+            logging.getLogger("alembic").setLevel(logging.WARNING)
+            return asyncio.run(run_doctor(cfg))
         if args.command == "run":
             cfg.require_dingtalk()
         setup_logging(cfg)
         if args.command != "run":  # import and db print their own (Chinese) results; logs only problems
             logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))
     except ConfigError as e:
+        if args.command == "doctor":
+            print(f"✗ 配置：{e}　→ 按提示修改配置文件（每项说明见 config.example.toml）")
+            return 1
         print(f"配置错误：{e}", file=sys.stderr)
         return 2
     try:
         if args.command == "import":
             return asyncio.run(_import(cfg, args.kind, args.file))
+        if args.command == "db" and args.action != "upgrade":
+            from bot.backup import db_command
+
+            return asyncio.run(db_command(cfg, args.action, args.file, args.to))
         if args.command == "db":
             return asyncio.run(_upgrade(cfg))
         return asyncio.run(_run(cfg))

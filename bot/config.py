@@ -78,6 +78,7 @@ class OutboxConfig:
 class StorageConfig:
     dir: str = ""  # attachments received from units; empty = files/ beside the config file
     max_file_mb: int = 20  # larger pictures and files are refused
+    min_free_mb: int = 1024  # `doctor` fails when the disk of `dir` has less free space
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,18 @@ class VisitsConfig:
 
 
 @dataclass(frozen=True)
+class RetentionConfig:
+    """How long personal data in the inbound audit is kept."""
+
+    message_text_days: int = 1095  # blank received message texts after this many days; 0 = keep forever
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    format: str = "text"  # "text" (human) or "json" (one JSON object per line)
+
+
+@dataclass(frozen=True)
 class Config:
     dingtalk: DingTalkConfig = field(default_factory=DingTalkConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -152,6 +165,8 @@ class Config:
     warnings: WarningsConfig = field(default_factory=WarningsConfig)
     feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
     visits: VisitsConfig = field(default_factory=VisitsConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
     base_dir: Path = Path(".")
 
     @property
@@ -185,6 +200,8 @@ def _section_class(name: str) -> type:
         "warnings": WarningsConfig,
         "feedback": FeedbackConfig,
         "visits": VisitsConfig,
+        "retention": RetentionConfig,
+        "logging": LoggingConfig,
     }[name]
 
 
@@ -288,5 +305,9 @@ def _validate(cfg: Config) -> None:
         if not code.strip() or kind not in TYPES:
             choices = "、".join(TYPES)
             raise ConfigError(f"配置项 [approvals] process_codes 中“{code}”的业务类型“{kind}”无效（可选：{choices}）")
+    if cfg.retention.message_text_days < 0:
+        raise ConfigError("配置项 [retention] message_text_days 应为 0（永久保留）或正整数")
+    if cfg.logging.format not in ("text", "json"):
+        raise ConfigError("配置项 [logging] format 应为 text 或 json")
     if cfg.bot.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError("配置项 [bot] log_level 应为 DEBUG/INFO/WARNING/ERROR 之一")

@@ -132,6 +132,10 @@ class DingTalkAPI:
             raise DingTalkError(f"审批实例 {instance_id} 查询未返回 result")
         return result
 
+    async def dry_call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """Call a new-style API as is (`doctor` probes permissions with parameters DingTalk refuses)."""
+        return await self._with_token(method, path, **kwargs)
+
     # -- old-style oapi: media upload ---------------------------------------------------------------------
     async def upload_media(self, data: bytes, file_name: str, media_type: str = "file") -> str:
         """Upload a file for sampleFile / sampleImageMsg / sampleAudio; returns its media_id."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from dingtalk_stream import ChatbotMessage
@@ -11,6 +12,7 @@ from sqlmodel import update
 
 from bot.context import Attachment, Context, Incoming, Reply, Services
 from bot.dingtalk_api import DingTalkAPI, DingTalkError
+from bot.logs import CURRENT_MESSAGE
 from bot.render import robot_message, webhook_body
 from bot.roles import Right, Role, holders, rights_of, role_labels
 from bot.router import RateLimiter, Router, as_dict
@@ -57,18 +59,24 @@ class Dispatcher:
         self.api = api
         self.limiter = limiter
         self._nudge = nudge  # wakes the outbox worker after a handler enqueued something
+        self.metrics: Any = None  # bot.metrics.Metrics, set by the app
+        self.replies_sent = 0  # sessionWebhook replies DingTalk accepted
 
     @property
     def router(self) -> Router:
         return self.services.router
 
     async def on_message(self, message: ChatbotMessage, raw: dict[str, Any]) -> None:
+        started = time.monotonic()
         msg = to_incoming(message, raw)
         if not msg.msg_id:
             log.warning("message without msgId ignored")
             return
+        CURRENT_MESSAGE.set((msg.msg_id, msg.user_id))  # every log line of this task names the message
         if not await self._first_delivery(msg):
             log.info("duplicate delivery of %s ignored", msg.msg_id)
+            if self.metrics is not None:
+                self.metrics.duplicates.inc()
             return
         command, outcome, account_id = "", "error", None
         try:
@@ -81,6 +89,11 @@ class Dispatcher:
         await self._finish_audit(msg.msg_id, command, outcome, account_id)
         if self._nudge is not None:
             self._nudge()
+        seconds = time.monotonic() - started
+        log.info("message handled", extra={"command": command, "outcome": outcome, "ms": round(seconds * 1000)})
+        if self.metrics is not None:
+            self.metrics.message(conversation=msg.conversation_type, outcome=outcome, seconds=seconds,
+                                 replied=reply is not None)
 
     async def handle(self, msg: Incoming) -> tuple[Reply | None, str, str, int | None]:
         """Decide the reply; returns (reply, command name, outcome, account id)."""
@@ -142,6 +155,7 @@ class Dispatcher:
         for attempt in range(3):
             try:
                 await self.api.reply(msg.session_webhook, body)
+                self.replies_sent += 1
                 return
             except DingTalkError as e:
                 if not e.retryable or e.ambiguous or attempt == 2:

@@ -112,6 +112,7 @@ class OutboxWorker:
         self.ambiguous_rows = 0  # in a call that may have been delivered although it failed (timeout)
         self.unknown_rows = 0  # recorded as unknown (see COUNTERS for the process-wide ambiguous counts)
         self.lost_leases = 0  # completions rejected by the fence
+        self.failures_by_code: dict[str, int] = defaultdict(int)  # failed calls by DingTalk error code (/metrics)
         self._wake = asyncio.Event()
         self._stopping = False
         self._warned = False
@@ -313,6 +314,7 @@ class OutboxWorker:
         return out + self._retry(again, "flow controlled", None)
 
     async def _failure(self, call: list[Unit], e: DingTalkError) -> list[Outcome]:
+        self.failures_by_code[e.code or (f"HTTP{e.status}" if e.status else "network")] += 1
         if e.retryable and 400 <= e.status < 500:  # throttled (429, QPS 403…): every call waits
             await self._pause(e.retry_after or self.cfg.retry_base_seconds)
         if not e.retryable:

@@ -11,9 +11,10 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from jobs import dialogues, digest, feedback_overdue, ladder, urge, visits, warnings
+from jobs import calendar_cliff, dialogues, digest, feedback_overdue, ladder, retention, urge, visits, warnings
 
-JOB_MODULES: tuple[Any, ...] = (ladder, urge, warnings, feedback_overdue, visits, dialogues, digest)
+JOB_MODULES: tuple[Any, ...] = (ladder, urge, warnings, feedback_overdue, visits, dialogues, digest,
+                                 calendar_cliff, retention)
 
 
 async def catch_up(services: Any) -> None:

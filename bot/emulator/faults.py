@@ -9,8 +9,10 @@ held back, which is the window where a sender cannot know DingTalk accepted its 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
+from email.utils import formatdate
 
 from aiohttp import web
 
@@ -33,6 +35,15 @@ class Faults:
         self._flow: dict[str, int] = defaultdict(int)
         self._holds: dict[str, deque[float]] = defaultdict(deque)
         self._released = asyncio.Event()
+        self._clock_skew = 0.0
+
+    def skew_clock(self, seconds: float) -> None:
+        """Every answer's Date header is `seconds` off the real time (a server clock that drifted)."""
+        self._clock_skew = seconds
+
+    async def date_header(self, _request: web.Request, response: web.StreamResponse) -> None:
+        if self._clock_skew:
+            response.headers["Date"] = formatdate(time.time() + self._clock_skew, usegmt=True)
 
     def inject(self, endpoint: str, fault: Fault, times: int = 1) -> None:
         self._queued[endpoint].extend([fault] * times)
@@ -41,6 +52,7 @@ class Faults:
         self._queued.clear()
         self._flow.clear()
         self._holds.clear()
+        self._clock_skew = 0.0
 
     def hold(self, endpoint: str, seconds: float, times: int = 1) -> None:
         """The next `times` accepted calls of `endpoint` are recorded, then answered `seconds` later."""

@@ -108,6 +108,7 @@ class Emulator:
         self._runner: web.AppRunner | None = None
         self.app = web.Application(client_max_size=64 * 1024 * 1024,  # media uploads
                                    middlewares=[self._log_request])
+        self.app.on_response_prepare.append(self.faults.date_header)
         self.app.add_routes([
             web.post("/v1.0/gateway/connections/open", self._open),
             web.get("/connect", self._connect),
@@ -421,6 +422,9 @@ class Emulator:
         if (fault := await self.faults.take("groupMessages/send")) is not None:
             return fault
         body = await request.json()
+        if not body.get("openConversationId"):
+            return web.json_response({"code": "invalidParameter", "message": "openConversationId 不能为空"},
+                                     status=400)
         param = json.loads(body.get("msgParam") or "{}")
         await self._record(Sent("group", body.get("openConversationId", ""), body.get("msgKey", ""), param,
                                 request=request.get(REQUEST_ID, 0)))
@@ -430,6 +434,8 @@ class Emulator:
     async def _file_url(self, request: web.Request) -> web.Response:
         if (denied := self._authorized(request)) is not None:
             return denied
+        if (fault := await self.faults.take("messageFiles/download")) is not None:
+            return fault
         code = (await request.json()).get("downloadCode", "")
         if code not in self.files:
             return web.json_response({"code": "invalidDownloadCode", "message": "下载码无效"}, status=400)
@@ -438,6 +444,8 @@ class Emulator:
     async def _process_instance(self, request: web.Request) -> web.Response:
         if (denied := self._authorized(request)) is not None:
             return denied
+        if (fault := await self.faults.take("processInstances")) is not None:
+            return fault
         instance = self.workflow.get(request.query.get("processInstanceId", ""))
         if instance is None:
             return web.json_response({"code": "processInstanceId.notFound", "message": "审批实例不存在"}, status=400)

@@ -29,8 +29,8 @@ from bot.emulator import Emulator  # noqa: E402
 from bot.importing.fields import make_uscc  # noqa: E402
 from bot.migrate import upgrade  # noqa: E402
 from models import Account, ApprovalItem, Unit  # noqa: E402
-from models.approval_stats import period_stats  # noqa: E402
-from models.approvals import DAILY_TYPES  # noqa: E402
+from models.approvals.stats import period_stats  # noqa: E402
+from models.approvals.tables import DAILY_TYPES  # noqa: E402
 from models.base import LOCAL_TZ, utcnow  # noqa: E402
 
 UNITS, USERS = 2000, 50

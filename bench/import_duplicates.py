@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT))
 from bot.db import Database  # noqa: E402
 from bot.importing import ImportRejected, import_file  # noqa: E402
 from bot.importing.fields import make_uscc  # noqa: E402
-from bot.importing.units import COLUMNS  # noqa: E402
 from bot.migrate import upgrade  # noqa: E402
+from handlers.staffing.import_units import COLUMNS  # noqa: E402
 
 HEADER = [c.header for c in COLUMNS]
 

@@ -26,7 +26,7 @@ from bot.importing.fields import make_uscc  # noqa: E402
 from bot.migrate import upgrade  # noqa: E402
 from bot.render import Renderer  # noqa: E402
 from bot.router import Router  # noqa: E402
-from jobs.ladder import scan_ladder  # noqa: E402
+from jobs.rectification import scan_ladder  # noqa: E402
 from models import Account, Problem, Unit  # noqa: E402
 from models.base import utcnow  # noqa: E402
 from tests.conftest import beijing  # noqa: E402

@@ -108,7 +108,7 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db_url = os.environ.get("BOT_BENCH_POSTGRES_URL") or f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
         if "postgresql" in db_url:  # a database of its own beside the given one, dropped at the end
-            from tests.outbox_harness import create_postgres_db
+            from tests.bot.outbox_harness import create_postgres_db
 
             db_url, drop = await create_postgres_db(db_url)
         db = Database(db_url)

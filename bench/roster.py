@@ -25,8 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import models.roster_solver  # noqa: E402, F401  (imported before timing: module loading is not planning)
-from models.roster import (  # noqa: E402
+import models.visits.roster_solver  # noqa: E402, F401  (imported before timing: module loading is not planning)
+from models.visits.roster import (  # noqa: E402
     RosterGroup,
     RosterInstance,
     RosterUnit,
@@ -99,7 +99,7 @@ def main() -> None:
         p, n, g, s, planner, limit = args.one
         print(json.dumps(one(p, int(n), int(g), int(s), planner, float(limit)), ensure_ascii=False, default=str))
         return
-    base = subprocess.run([sys.executable, "-c", "import resource, ortools.sat.python.cp_model, models.roster_solver;"
+    base = subprocess.run([sys.executable, "-c", "import resource, ortools.sat.python.cp_model, models.visits.roster_solver;"
                            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"],
                           capture_output=True, text=True, cwd=ROOT, check=True).stdout.strip()
     print(f"baseline process (Python + OR-Tools imported): {float(base):.0f} MB peak RSS; time limit {args.limit} s;"

@@ -19,17 +19,17 @@ from bot.context import Services
 from bot.db import Database
 from bot.dingtalk_api import DingTalkAPI
 from bot.dispatch import Dispatcher
-from bot.ingest_api import add_ingest_routes
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.notify import notify_users
-from bot.oa_events import register_oa_events
 from bot.outbox import Claimed, OutboxWorker
 from bot.render import Renderer
-from bot.roles import Role
 from bot.router import RateLimiter, Router
 from bot.stream import StreamClient
+from handlers.approvals.ingest_api import add_ingest_routes
+from handlers.approvals.oa_events import register_oa_events
 from jobs import build_scheduler, catch_up
-from models.accounts import accounts_with_role
+from models.accounts.roles import Role
+from models.accounts.tables import accounts_with_role
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from datetime import time
 from pathlib import Path
 from typing import Any
 
-from models.approvals import TYPES
-from models.rectification import RectificationRules
+from models.approvals.tables import TYPES
+from models.rectification.rules import RectificationRules
 
 SECRET_ENV = {
     ("dingtalk", "client_secret"): "BOT_DINGTALK_CLIENT_SECRET",
@@ -112,7 +112,7 @@ def _clock_time(text: str) -> time:
 class ApprovalsConfig:
     """审批 sources: DingTalk OA process codes mapped to business types (empty = no OA events)."""
 
-    process_codes: dict = field(default_factory=dict)  # processCode → one of models.approvals.TYPES
+    process_codes: dict = field(default_factory=dict)  # processCode → one of models.approvals.tables.TYPES
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.roles import Right, Role
+from models.accounts.roles import Right, Role
 from models.base import utcnow
-from models.rectification import RectificationRules
-from models.workdays import WorkCalendar, load_calendar
+from models.calendar.workdays import WorkCalendar, load_calendar
+from models.rectification.rules import RectificationRules
 
 if TYPE_CHECKING:
     from bot.db import Database

@@ -239,7 +239,7 @@ class Dialogues:
 
 def unit_step(skip_hint: str = "") -> Parser:
     """A step parser for "which unit?": the shared fuzzy matcher; several matches ask again."""
-    from models.unit_match import match_units
+    from models.staffing.unit_match import match_units
 
     async def parse(text: str, msg: Incoming, ctx: Context, data: dict[str, Any]) -> int:
         choices = data.pop("_unit_choices", None)

@@ -14,10 +14,10 @@ from bot.context import Attachment, Context, Incoming, Reply, Services
 from bot.dingtalk_api import DingTalkAPI, DingTalkError
 from bot.logs import CURRENT_MESSAGE
 from bot.render import robot_message, webhook_body
-from bot.roles import Right, Role, holders, rights_of, role_labels
 from bot.router import RateLimiter, Router, as_dict
 from models import InboundMessage, Unit
-from models.accounts import account_by_user
+from models.accounts.roles import Right, Role, holders, rights_of, role_labels
+from models.accounts.tables import account_by_user
 from models.audit import record_inbound
 from models.outbox import enqueue, user_recipient
 

@@ -30,9 +30,9 @@ from bot.config import Config, ConfigError
 from bot.db import Database
 from bot.dingtalk_api import DingTalkAPI, DingTalkError
 from models.base import utcnow
-from models.calendar_coverage import cliff_advice, cliff_year, missing_years
-from models.rectification import local_today
-from models.workdays import load_calendar
+from models.calendar.coverage import cliff_advice, cliff_year, missing_years
+from models.calendar.workdays import load_calendar
+from models.rectification.rules import local_today
 
 MAX_CLOCK_OFFSET = 30.0  # seconds; DingTalk rejects signed requests and stream tickets beyond a few minutes
 SEND_PERMISSION = "企业内机器人发送消息权限（qyapi_robot_sendmsg）"

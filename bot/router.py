@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bot.roles import Right
+from models.accounts.roles import Right
 
 if TYPE_CHECKING:
     from bot.context import Context, Incoming, Reply

@@ -5,7 +5,7 @@ openpyxl turns any string that starts with "=" into a live formula, so a 问题�
 injection). Every export builds its cells with `cell()` or `row()` here: a string stays a
 string cell, and a string that a spreadsheet could read as a formula (= + - @, or a leading
 tab or carriage return) also gets Excel's quote prefix, so editing the cell keeps it text.
-Exports never contain formulas. tests/test_hostile_files.py checks that every module that
+Exports never contain formulas. tests/hostile/test_files.py checks that every module that
 builds a workbook uses this one.
 """
 

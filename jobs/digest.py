@@ -11,13 +11,13 @@ from sqlmodel import select
 
 from bot.context import Services
 from bot.notify import notify_users
-from bot.roles import Role
-from models.accounts import accounts_with_role
-from models.approval_stats import period_stats
-from models.problems import OPEN_STATUSES, Problem
-from models.rectification import last_overdue_deadline, local_today
-from models.staffing import Warning
-from models.units import Unit
+from models.accounts.roles import Role
+from models.accounts.tables import accounts_with_role
+from models.approvals.stats import period_stats
+from models.rectification.rules import last_overdue_deadline, local_today
+from models.rectification.tables import OPEN_STATUSES, Problem
+from models.staffing.persons import Warning
+from models.staffing.units import Unit
 
 
 async def weekly_digest(services: Services, now: datetime | None = None) -> int:

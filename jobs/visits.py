@@ -11,11 +11,11 @@ from sqlmodel import select
 
 from bot.context import Services
 from bot.notify import notify_users
-from bot.roles import Role
 from models import PlannedVisit, SandingPlan, Unit, VisitGroup
-from models.accounts import accounts_with_role
-from models.rectification import deliver_at, local_today
-from models.visit_ops import current_plan, group_people
+from models.accounts.roles import Role
+from models.accounts.tables import accounts_with_role
+from models.rectification.rules import deliver_at, local_today
+from models.visits.ops import current_plan, group_people
 
 
 async def sanding_reminder(services: Services, now: datetime | None = None) -> int:

@@ -1,4 +1,4 @@
-"""The 预警 scan: findings (set-based SQL, models/warning_rules.py) reconciled with the open warnings.
+"""The 预警 scan: findings (set-based SQL, models/warnings/rules.py) reconciled with the open warnings.
 
 A finding without an open warning opens one; a higher level raises it; an open warning without a
 finding is resolved. Only new, worse and resolved warnings are pushed, once, as one message per
@@ -20,11 +20,11 @@ from sqlmodel import select
 
 from bot.context import Services
 from bot.notify import notify_users
-from bot.roles import Role
 from models import Unit, Warning
-from models.accounts import people_by_unit
-from models.rectification import deliver_at, local_today
-from models.warning_rules import EST_LABELS, Finding, WarningSettings, find_all
+from models.accounts.roles import Role
+from models.accounts.tables import people_by_unit
+from models.rectification.rules import deliver_at, local_today
+from models.warnings.rules import EST_LABELS, Finding, WarningSettings, find_all
 
 log = logging.getLogger(__name__)
 W = Warning.__table__.c  # type: ignore[attr-defined]

@@ -3,17 +3,17 @@
 Importing this package registers every table on `SQLModel.metadata` (Alembic reads it).
 """
 
-from models.accounts import Account, BindingRequest
-from models.approvals import ApprovalEvent, ApprovalItem, ApprovalOptOut, ProcessedEvent
+from models.accounts.tables import Account, BindingRequest
+from models.approvals.tables import ApprovalEvent, ApprovalItem, ApprovalOptOut, ProcessedEvent
 from models.audit import AuditEvent, InboundMessage
-from models.calendar_data import HolidayOverride, HolidayYear
+from models.calendar.tables import HolidayOverride, HolidayYear
 from models.dialogue import Dialogue
-from models.feedback import Feedback, FeedbackAttachment, FeedbackEvent, Meeting, MeetingReply
+from models.feedback.tables import Feedback, FeedbackAttachment, FeedbackEvent, Meeting, MeetingReply
 from models.outbox import OutboxMessage, OutboxRate
-from models.problems import ExtensionRequest, Problem, ProblemAttachment, ProblemEvent
-from models.staffing import Person, Warning
-from models.units import Unit
-from models.visits import (
+from models.rectification.tables import ExtensionRequest, Problem, ProblemAttachment, ProblemEvent
+from models.staffing.persons import Person, Warning
+from models.staffing.units import Unit
+from models.visits.tables import (
     PlannedVisit,
     RandomDraw,
     RosterPlan,

@@ -19,8 +19,8 @@ from bot.emulator import Emulator
 from bot.emulator.chat import attach_chat
 from bot.importing import import_file
 from bot.migrate import upgrade
-from bot.roles import ROLE_LABELS, Role
 from models import Account, Unit
+from models.accounts.roles import ROLE_LABELS, Role
 from models.base import LOCAL_TZ
 
 HERE = Path(__file__).resolve().parent

@@ -4,7 +4,7 @@ completion and stage timelines, dated back from the demo's day so that `进度 S
 demo is started.
 
 Each item is a list of steps (working days before the demo day, time, stage, status); the steps of
-all items are applied in time order through the one upsert every source uses (bot.approval_sync),
+all items are applied in time order through the one upsert every source uses (handlers.approvals.sync),
 so the timelines are the ones a real platform feed would have produced.
 """
 
@@ -15,13 +15,13 @@ from datetime import date, datetime, time
 from sqlalchemy import delete
 from sqlmodel import select
 
-from bot.approval_sync import apply_items
 from bot.db import Database
 from bot.render import Renderer
+from handlers.approvals.sync import apply_items
 from models import OutboxMessage, Unit
-from models.approval_ops import ItemData
+from models.approvals.ops import ItemData
 from models.base import LOCAL_TZ
-from models.workdays import WorkCalendar, load_calendar
+from models.calendar.workdays import WorkCalendar, load_calendar
 
 HANDLERS = {"bb_ywy1": "李明", "bb_ywy2": "何琳", "bb_ywy3": "马骏"}
 Step = tuple[int, str, str, str]  # working days before the demo day, "HH:MM", stage, status

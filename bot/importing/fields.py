@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import date, datetime, time
 from typing import Any
 
-from bot.roles import Role, parse_roles, split_list
+from models.accounts.roles import Role, parse_roles, split_list
 from models.base import LOCAL_TZ
 
 USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"

@@ -1,0 +1,1 @@
+"""审批进度: commands, statistics, and the inbound channels (import, HTTP API, OA events)."""

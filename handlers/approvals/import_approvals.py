@@ -1,0 +1,215 @@
+"""Import kind `approvals` (审批事项). Key: 事项编号.
+
+The export of the provincial platform. The rows are validated here by `validate_rows`, which
+`POST /api/approvals` (handlers.approvals.ingest_api) uses too, on JSON items turned into rows by `json_rows`;
+both then write through handlers.approvals.sync.apply_items, as DingTalk OA events do, so the three
+sources share the upsert, the history events (提交 / 环节 / 状态) and the unit notifications.
+
+Rules of this kind, beyond the common ones (docs/import-formats.md):
+- 提交时间 and 办结时间 are Beijing time: a date, a date and time, or ISO 8601 (an offset such
+  as `+08:00` or `Z` is honoured).
+- 当前经办人 is a 钉钉用户ID or a 姓名 of an account: either gives the handler's userId (催办 goes
+  to them) and name. A name no account has, or several accounts share, is kept as the name only.
+- 状态 blank means 办理中. 办结时间 is required when 状态 is 已办结 (it drives 办结率 and the
+  working days an item took; using the import time instead would distort both), may not be
+  earlier than 提交时间, and is not stored for the other statuses.
+- Absent optional columns count as blank: the file describes each item whole.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.db import Database
+from bot.importing.base import DETAIL_MAX, Column, ErrorLog, ImportJob, KindSpec
+from bot.importing.fields import as_text, choice, parse_datetime, text
+from bot.importing.reader import Row, clean_cell
+from bot.render import Renderer
+from handlers.accounts.import_accounts import UnitIndex
+from handlers.approvals.sync import apply_items
+from models.accounts.tables import Account
+from models.approvals.ops import ItemData
+from models.approvals.tables import DONE, IN_PROGRESS, STATUSES, TYPES
+from models.audit import AuditEvent
+from models.base import LOCAL_TZ
+from models.calendar.workdays import load_calendar
+from models.staffing.units import Unit
+
+NUMBER, UNIT, TYPE, TITLE, SUBMITTED = "事项编号", "所属单位", "业务类型", "事项名称", "提交时间"
+STAGE, HANDLER, STATUS, COMPLETED = "当前环节", "当前经办人", "状态", "办结时间"
+MIN_YEAR, MAX_YEAR = 1900, 2100  # the years models.calendar.workdays handles
+
+# The JSON keys of POST /api/approvals and the column each stands for.
+API_KEYS = {"number": NUMBER, "unit": UNIT, "type": TYPE, "title": TITLE, "submitted_at": SUBMITTED,
+            "stage": STAGE, "handler": HANDLER, "status": STATUS, "completed_at": COMPLETED}
+_KEY_OF = {header: key for key, header in API_KEYS.items()}
+
+
+def parse_moment(value: Any) -> datetime:
+    """A date with an optional time (Beijing time unless an offset is given), as an aware datetime."""
+    try:
+        moment = parse_datetime(value)
+    except ValueError as exc:
+        raw = unicodedata.normalize("NFKC", as_text(value)).strip()
+        try:
+            moment = datetime.fromisoformat(raw)
+        except ValueError:
+            raise exc from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=LOCAL_TZ)
+    try:
+        year = moment.astimezone(LOCAL_TZ).year
+    except OverflowError:  # 0001-01-01 with a positive offset is before datetime.min in UTC
+        year = 0
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise ValueError(f"年份应在{MIN_YEAR}至{MAX_YEAR}之间")
+    return moment
+
+
+COLUMNS = (
+    Column(NUMBER, "number", text(64), required=True),
+    Column(UNIT, "unit_ref", text(100), required=True),
+    Column(TYPE, "type", choice(TYPES, "业务类型"), default=None, required=True),
+    Column(TITLE, "title", text(200)),
+    Column(SUBMITTED, "submitted_at", parse_moment, default=None, required=True),
+    Column(STAGE, "stage", text(40), required=True),
+    Column(HANDLER, "handler", text(50)),
+    Column(STATUS, "status", choice(STATUSES, "状态"), default=IN_PROGRESS),
+    Column(COMPLETED, "completed_at", parse_moment, default=None),
+)
+
+
+class ItemErrors(ErrorLog):
+    """The same checks, reported for POST /api/approvals: `第N项 key: 原因` with the JSON keys, one per key."""
+
+    noun = "项"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._reported: set[tuple[int, str]] = set()
+
+    def add(self, row: int, column: str, reason: str) -> None:
+        key = _KEY_OF.get(column, column)
+        if (row, key) in self._reported:
+            return
+        self._reported.add((row, key))
+        self._items.append((row, len(self._items), f"第{row}项 {key}: {reason}" if key else f"第{row}项: {reason}"))
+
+
+def json_rows(items: list[Any], errors: ItemErrors) -> list[Row]:
+    """The items of a JSON request as rows (number = position from 1); unknown keys and non-text values are errors."""
+    rows = []
+    for number, item in enumerate(items, 1):
+        if not isinstance(item, dict):
+            errors.add(number, "", "应为对象，如 {\"number\": \"…\", \"unit\": \"…\", …}")
+            continue
+        cells: dict[str, Any] = {}
+        for key, value in item.items():
+            header = API_KEYS.get(key)
+            if header is None:
+                errors.add(number, str(key), f"未知字段（可用：{'、'.join(API_KEYS)}）")
+            elif isinstance(value, dict | list | bool):
+                errors.add(number, header, "应为文本")
+            else:
+                cells[header] = clean_cell(value)
+        rows.append(Row(number=number, cells=cells))
+    return rows
+
+
+@dataclass
+class Lookup:
+    """What a row refers to: units (name, short name, USCC) and accounts (userId or name)."""
+
+    units: UnitIndex
+    by_user: dict[str, Account]
+    by_name: dict[str, list[Account]]
+
+    @classmethod
+    async def load(cls, session: AsyncSession) -> Lookup:
+        accounts = list((await session.exec(select(Account).where(Account.active == True))).all())  # noqa: E712
+        by_name: dict[str, list[Account]] = {}
+        for account in accounts:
+            by_name.setdefault(account.name, []).append(account)
+        return cls(UnitIndex(list((await session.exec(select(Unit))).all())), {a.user_id: a for a in accounts},
+                   by_name)
+
+    def handler(self, ref: str) -> tuple[str, str]:
+        """(userId, name) of a 当前经办人 given as userId or name; an unknown or ambiguous name keeps the name only."""
+        if not ref:
+            return "", ""
+        account = self.by_user.get(ref)
+        if account is None and len(self.by_name.get(ref, [])) == 1:
+            account = self.by_name[ref][0]
+        return (account.user_id, account.name) if account else ("", ref)
+
+
+def validate_rows(rows: list[Row], lookup: Lookup, errors: ErrorLog) -> list[ItemData]:
+    """Every row checked (problems go to `errors`); the items of the rows that passed."""
+    noun = getattr(errors, "noun", "行")
+    seen: dict[str, int] = {}
+    items = []
+    for row in rows:
+        v = {c.attr: errors.cell(row, c.header, c.parse, required=c.required, default=c.default) for c in COLUMNS}
+        if v["number"]:
+            if v["number"] in seen:
+                errors.add(row.number, NUMBER, f"与第{seen[v['number']]}{noun}重复")
+            seen.setdefault(v["number"], row.number)
+        unit_id = None
+        if v["unit_ref"]:
+            try:
+                unit_id = lookup.units.find(v["unit_ref"]).id
+            except LookupError as exc:
+                errors.add(row.number, UNIT, str(exc))
+        status, submitted, completed = v["status"] or IN_PROGRESS, v["submitted_at"], v["completed_at"]
+        if status == DONE and completed is None and as_text(row.get(COMPLETED)) == "":
+            errors.add(row.number, COMPLETED, "状态为已办结时必须填写")
+        if status == DONE and completed is not None and submitted is not None and completed < submitted:
+            errors.add(row.number, COMPLETED, f"早于{SUBMITTED}")
+        if unit_id is None or not v["number"] or v["type"] is None or submitted is None or not v["stage"]:
+            continue
+        user_id, name = lookup.handler(v["handler"])
+        items.append(ItemData(
+            number=v["number"], unit_id=unit_id, type=v["type"], title=v["title"], submitted_at=submitted,
+            stage=v["stage"], status=status, handler_user_id=user_id, handler_name=name,
+            completed_at=completed if status == DONE else None,
+        ))
+    return items
+
+
+async def load(db: Database, rows: list[Row], job: ImportJob) -> None:
+    """Validate every row, then apply all items in one transaction (or raise ImportRejected)."""
+    cal = await load_calendar(db)
+    errors = job.errors
+    async with db.write() as session:
+        items = validate_rows(rows, await Lookup.load(session), errors)
+        errors.raise_if_any()
+        result = await apply_items(session, items, source="file", cal=cal, renderer=Renderer())
+        job.result.added, job.result.updated, job.result.unchanged = result.added, result.updated, result.unchanged
+        session.add(sync_audit("import.approvals", job.source, job.actor_user_id, result))
+
+
+def sync_audit(action: str, source: str, actor_user_id: str, result: Any) -> AuditEvent:
+    """One audit row for a batch of approval items (the items' own history is in ApprovalEvent)."""
+    detail = json.dumps({"source": source, "added": result.added, "updated": result.updated,
+                         "unchanged": result.unchanged, "notified": result.notified, "numbers": result.numbers},
+                        ensure_ascii=False)
+    return AuditEvent(action=action, entity="approval", entity_id=source[:64], actor_user_id=actor_user_id[:64],
+                      detail=detail[:DETAIL_MAX])
+
+
+SPEC = KindSpec(
+    kind="approvals",
+    label="审批事项",
+    entity="approval",
+    headers=tuple(c.header for c in COLUMNS),
+    required=tuple(c.header for c in COLUMNS if c.required),
+    load=load,
+    keys=((NUMBER,),),
+)

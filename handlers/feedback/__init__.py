@@ -1,0 +1,1 @@
+"""监督员反馈: guided filing, the office's handling, meetings."""

@@ -1,0 +1,1 @@
+"""Staffing base data: the units and persons imports."""

@@ -1,0 +1,136 @@
+"""预警 [单位], 编制 [单位], 转整改 <预警号> [期限]: warnings from the 实名制 data, in the sender's scope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import select
+
+from bot.context import Context, Incoming, Reply
+from bot.dialogue import Invalid
+from bot.router import Command, Router
+from handlers.feedback.filing import feedback_to_problem
+from handlers.rectification.common import scope_unit, text_reply, usage
+from handlers.rectification.ledger import _parse_when, assign_problem
+from jobs.warnings import describe, label
+from models import Person, Problem, Unit, Warning
+from models.accounts.roles import Right
+from models.staffing.unit_match import match_units
+from models.warnings.rules import EST_COLUMNS, POST_COLUMNS, cangong_mislabel, on_books
+
+LEVEL_ICONS = {3: "🔴", 2: "🟠", 1: "🔵"}
+
+
+def _row(w: Warning, unit: Unit, *, private: bool) -> dict[str, Any]:
+    personal = w.rule in ("混岗", "超龄未退", "临退", "一人多岗") or (w.rule == "数据不全" and bool(w.subject))
+    text = describe(w.rule, w.subject, w.level, w.evidence)
+    if personal and not private:  # never show people in a group chat
+        text = f"{label(w.rule, w.level)}：1 人（详情请在单聊中查看）"
+    return {"number": w.number, "icon": LEVEL_ICONS.get(w.level, ""), "unit": unit.label, "text": text,
+            "since": w.first_seen.isoformat(), "problem": w.problem_id is not None}
+
+
+async def show_warnings(msg: Incoming, ctx: Context) -> Reply:
+    units: list[Unit] | None = None
+    own = scope_unit(ctx)
+    async with ctx.db.read() as session:
+        if own is not None:
+            units = [await session.get(Unit, own)] if own > 0 else []
+        elif ctx.args:
+            units = await match_units(session, ctx.args)
+            if not units:
+                return text_reply(f"没有找到单位“{ctx.args}”。", "not_found")
+        query = select(Warning, Unit).join(Unit).where(Warning.resolved_on.is_(None))  # type: ignore[union-attr]
+        if units is not None:
+            query = query.where(Warning.unit_id.in_([u.id for u in units if u]))  # type: ignore[attr-defined]
+        rows = (await session.exec(query.order_by(Warning.level.desc(), Warning.unit_id, Warning.id))).all()
+    views = [_row(w, u, private=not msg.is_group) for w, u in rows]
+    counts = {lvl: sum(w.level == lvl for w, _ in rows) for lvl in (3, 2, 1)}
+    title = "机构编制预警" if units is None else f"{'、'.join(u.label for u in units if u)}的机构编制预警"
+    return Reply("warnings_list.md.j2", {"title": title, "rows": views[:30], "more": max(0, len(views) - 30),
+                                         "counts": counts, "office": own is None})
+
+
+async def show_establishment(msg: Incoming, ctx: Context) -> Reply:
+    own = scope_unit(ctx)
+    async with ctx.db.read() as session:
+        if own is not None:
+            unit = await session.get(Unit, own) if own > 0 else None
+        else:
+            if not ctx.args:
+                return usage("请写上单位。", "编制 单位", "编制 教育局")
+            found = await match_units(session, ctx.args)
+            if len(found) != 1:
+                names = "、".join(u.name for u in found)
+                hint = f"对应多个单位：{names}，请写完整些。" if found else f"没有找到单位“{ctx.args}”。"
+                return text_reply(hint, "not_found")
+            unit = found[0]
+        if unit is None:
+            return text_reply("您的账号没有关联单位。", "invalid")
+        by_type = dict((await session.exec(select(Person.staffing_type, func.count()).where(
+            Person.unit_id == unit.id, on_books()).group_by(Person.staffing_type))).all())
+        by_post = {(lv, rk): n for lv, rk, n in (await session.exec(select(
+            Person.leader_level, Person.leader_rank, func.count()).where(
+            Person.unit_id == unit.id, Person.is_leader == True, on_books()).group_by(  # noqa: E712
+            Person.leader_level, Person.leader_rank))).all()}
+    approved = {t: getattr(unit, c.key) for t, c in EST_COLUMNS.items()}
+    mislabel = cangong_mislabel(unit.is_cangong, approved, by_type)
+    types = [{"type": t, "approved": approved[t], "actual": by_type.get(t, 0)} for t in EST_COLUMNS]
+    for t in types:
+        t["vacant"] = None if t["approved"] is None else t["approved"] - t["actual"]
+        t["mislabel"] = mislabel and t["type"] in ("行政编制", "事业编制")
+    posts = [{"post": f"{lv}{rk}", "approved": getattr(unit, c.key), "actual": by_post.get((lv, rk), 0)}
+             for (lv, rk), c in POST_COLUMNS.items()]
+    missing = [f"{t['type']}核定数" for t in types if t["approved"] is None and t["actual"]]
+    missing += [f"{p['post']}职数" for p in posts if p["approved"] is None and p["actual"]]
+    return Reply("establishment.md.j2", {"unit": unit.name, "types": types, "posts": posts, "missing": missing,
+                                         "mislabel": mislabel, "frozen": unit.frozen_since is not None})
+
+
+async def warning_to_problem(msg: Incoming, ctx: Context) -> Reply:
+    """转整改 <预警号|反馈号> [期限]: the warning (or feedback) becomes a linked problem in the 整改 ledger."""
+    if ctx.raw_args.strip().upper().startswith("FK"):
+        return await feedback_to_problem(msg, ctx)
+    if ctx.raw_args.strip().upper().startswith("ZF"):
+        from handlers.visits.commands import visit_to_problem
+
+        return await visit_to_problem(msg, ctx)
+    parts = ctx.raw_args.split(maxsplit=1)
+    if not parts:
+        return usage("请写上预警号或反馈回执号。", "转整改 预警号|反馈号 [期限]", "转整改 YJ-2026-0003 20个工作日")
+    number = parts[0].upper()
+    async with ctx.db.read() as session:
+        warning = (await session.exec(select(Warning).where(Warning.number == number))).first()
+    if warning is None:
+        return text_reply(f"没有找到预警“{parts[0]}”。", "not_found")
+    if warning.problem_id is not None:
+        async with ctx.db.read() as session:
+            problem = await session.get(Problem, warning.problem_id)
+        return text_reply(f"{warning.number} 已转为整改问题 {problem.number if problem else ''}。")
+    try:
+        deadline = await _parse_when(parts[1] if len(parts) > 1 else "20个工作日", msg, ctx, {})
+    except Invalid as e:
+        return usage(str(e), "转整改 预警号 [期限]", "转整改 YJ-2026-0003 20个工作日")
+    data = {"unit": warning.unit_id, "source": "预警", "deadline": deadline,
+            "description": f"{describe(warning.rule, warning.subject, warning.level, warning.evidence)}（{number}）",
+            "requirement": "请核实情况，按规定整改并报告。"}
+
+    async def link(session: Any, problem: Problem) -> None:
+        row = await session.get(Warning, warning.id)
+        row.problem_id = problem.id
+        session.add(row)
+
+    return await assign_problem(msg, ctx, data, origin=f"warning:{number}", on_created=link)
+
+
+def register(router: Router) -> None:
+    router.add(Command("预警", show_warnings, Right.PROBLEM_VIEW, "查看机构编制预警（超编、超职数、混岗、超龄未退等）",
+                       "预警 [单位]", aliases=("编制预警",), topic="预警"))
+    router.add(Command("编制", show_establishment, Right.PROBLEM_VIEW, "查看核定与实有编制、领导职数和空编",
+                       "编制 [单位]", aliases=("编制情况", "空编"), topic="预警"))
+    router.add(Command("转整改", warning_to_problem, Right.OFFICE_HANDLE, "把预警、监督员反馈或走访发现转为整改问题",
+                       "转整改 预警号|反馈号|走访记录号 [期限]", topic="预警"))
+
+
+

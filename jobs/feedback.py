@@ -1,0 +1,47 @@
+"""Feedback not answered within 10 working days (default) reminds the office staff, once per report."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import select
+
+from bot.context import Services
+from bot.notify import notify_users
+from models.accounts.roles import Role
+from models.accounts.tables import accounts_with_role
+from models.feedback.tables import OPEN, Feedback
+from models.rectification.rules import deliver_at, local_today
+
+ANSWER_WITHIN = 10  # working days
+
+
+async def remind_overdue_feedback(services: Services, now: datetime | None = None) -> int:
+    now = now or services.clock()
+    cal = await services.calendar()
+    today = local_today(now)
+    async with services.db.write() as session:
+        rows = (await session.exec(select(Feedback).where(Feedback.status.in_(OPEN)))).all()  # type: ignore[attr-defined]
+        cfg = getattr(services.config, "feedback", None)
+        within = cfg.answer_within_days if cfg is not None else ANSWER_WITHIN
+        late = [f for f in rows if cal.workdays_between(local_today(f.created_at), today) > within]
+        if not late:
+            return 0
+        staff = list(cfg.duty_user_ids) if cfg is not None and cfg.duty_user_ids else [
+            a.user_id for a in await accounts_with_role(session, Role.OFFICE_STAFF)]
+        items = [{"number": f.number, "days": cal.workdays_between(local_today(f.created_at), today),
+                  "content": f.content} for f in late]
+        sent = 0
+        for item in items:
+            sent += await notify_users(session, services.renderer, kind="feedback.overdue", key=item["number"],
+                                       user_ids=staff, template="message.md.j2", mergeable=True,
+                                       due_at=deliver_at(cal, now, services.rules),
+                                       data={"text": f"监督员反馈 {item['number']} 已 {item['days']} 个工作日未答复，"
+                                                     f"请尽快办理：{item['content'][:40]}"})
+        return sent
+
+
+def register(scheduler: Any, app: Any) -> None:
+    scheduler.add_job(remind_overdue_feedback, "cron", hour=9, minute=10, args=[app.services], id="feedback-overdue",
+                      replace_existing=True)

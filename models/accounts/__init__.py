@@ -1,0 +1,1 @@
+"""Accounts: who may use the bot (accounts, binding requests) and their roles."""

@@ -1,0 +1,1 @@
+"""审批进度: items, events, sync rules and statistics."""

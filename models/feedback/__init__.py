@@ -1,0 +1,1 @@
+"""监督员反馈: feedback, meetings and their state changes."""

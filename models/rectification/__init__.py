@@ -1,0 +1,1 @@
+"""整改: problems, their state changes, deadlines, lights and the reminder ladder."""

@@ -1,0 +1,65 @@
+"""The one fuzzy unit matcher: full names, short names, 统一社会信用代码, suffix-less forms, typos.
+
+Every command that takes a unit calls `match_units`. People type "教育局", "县教育", "教育句":
+an exact hit on any form wins; otherwise forms containing the text (or contained in it); otherwise
+the closest forms by similarity. Several results mean the caller must ask which one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.staffing.units import Unit
+
+_PREFIX = re.compile(r"^(中共)?(\S{1,6}?[县市区])(委)?")
+_SUFFIXES = ("人民政府", "委员会")
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).upper()
+
+
+def unit_forms(unit: Unit) -> set[str]:
+    """The ways a person may write this unit's name."""
+    forms = {_norm(unit.name), _norm(unit.uscc)}
+    if unit.short_name:
+        forms.add(_norm(unit.short_name))
+    for form in list(forms):
+        core = _PREFIX.sub("", form) if len(form) > 4 else form
+        for suffix in _SUFFIXES:
+            core = core.removesuffix(suffix)
+        if len(core) >= 2:
+            forms.add(core)
+    return forms
+
+
+def rank_units(units: list[Unit], text: str, limit: int = 5) -> list[Unit]:
+    query = _norm(text)
+    if not query:
+        return []
+    forms = {u.id: unit_forms(u) for u in units}
+    exact = [u for u in units if query in forms[u.id]]
+    if exact:
+        return exact[:limit]
+    partial = [u for u in units if any(query in f or (len(f) >= 2 and f in query) for f in forms[u.id])]
+    if partial:
+        return sorted(partial, key=lambda u: len(u.name))[:limit]
+    scored = []
+    for u in units:
+        best = max(difflib.SequenceMatcher(None, query, f).ratio() for f in forms[u.id])
+        if best >= 0.6:
+            scored.append((best, u))
+    scored.sort(key=lambda su: -su[0])
+    if scored and (len(scored) == 1 or scored[0][0] - scored[1][0] >= 0.15):
+        return [scored[0][1]]
+    return [u for _, u in scored[:limit]]
+
+
+async def match_units(session: AsyncSession, text: str, limit: int = 5) -> list[Unit]:
+    units = list((await session.exec(select(Unit))).all())
+    return rank_units(units, text, limit)

@@ -17,10 +17,14 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python bench/startup.py
@@ -50,4 +54,4 @@ install-offline:
 	$(BIN)/python -m bot --version
 
 clean:
-	rm -rf $(VENV) demo-data wheelhouse .pytest_cache .ruff_cache
+	rm -rf $(VENV) demo-data wheelhouse .pytest_cache .ruff_cache .mypy_cache

@@ -69,7 +69,7 @@ async def main(problems: int) -> None:
         db = Database(url)
         await upgrade(db)
         await seed(db, problems)
-        services = Services(db=db, renderer=Renderer(), router=Router(), config=None)
+        services = Services(db=db, renderer=Renderer(), router=Router())
         await services.calendar()
         rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         t0 = time.perf_counter()

@@ -99,7 +99,8 @@ def main() -> None:
         p, n, g, s, planner, limit = args.one
         print(json.dumps(one(p, int(n), int(g), int(s), planner, float(limit)), ensure_ascii=False, default=str))
         return
-    base = subprocess.run([sys.executable, "-c", "import resource, ortools.sat.python.cp_model, models.visits.roster_solver;"
+    probe = "import resource, ortools.sat.python.cp_model, models.visits.roster_solver;"
+    base = subprocess.run([sys.executable, "-c", probe +
                            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"],
                           capture_output=True, text=True, cwd=ROOT, check=True).stdout.strip()
     print(f"baseline process (Python + OR-Tools imported): {float(base):.0f} MB peak RSS; time limit {args.limit} s;"

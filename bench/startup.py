@@ -44,7 +44,7 @@ async def main() -> None:
             f'oapi_endpoint = "{url}"\n[database]\nurl = "sqlite+aiosqlite:///{db_path}"\n'
             f'[server]\nport = 18931\n[bot]\nlog_level = "WARNING"\n', encoding="utf-8")
         t0 = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "bot", "-c", str(cfg), "run"], cwd=ROOT)  # noqa: ASYNC220
+        proc = subprocess.Popen([sys.executable, "-m", "bot", "-c", str(cfg), "run"], cwd=ROOT)
         try:
             await emu.wait_connected(timeout=60)
             async with aiohttp.ClientSession() as http:

@@ -82,7 +82,7 @@ async def main(persons: int, units: int) -> None:
         t0 = time.perf_counter()
         await seed(db, persons, units)
         seeded = time.perf_counter() - t0
-        services = Services(db=db, renderer=Renderer(), router=Router(), config=None)
+        services = Services(db=db, renderer=Renderer(), router=Router())
         await services.calendar()
         rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         t0 = time.perf_counter()

@@ -1,4 +1,8 @@
-"""Wiring: builds the whole object graph from a Config and runs it (no import-time globals)."""
+"""The composition root: builds the whole object graph from a Config and runs it.
+
+With bot/cli.py, this is the only module of the runtime kit that imports handlers/ and jobs/:
+it registers their commands, dialogues, import kinds, templates, HTTP routes and jobs.
+"""
 
 from __future__ import annotations
 
@@ -19,10 +23,11 @@ from bot.context import Services
 from bot.db import Database
 from bot.dingtalk_api import DingTalkAPI
 from bot.dispatch import Dispatcher
+from bot.importing import import_file, register_kinds
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.notify import notify_users
 from bot.outbox import Claimed, OutboxWorker
-from bot.render import Renderer
+from bot.render import TEMPLATE_DIRS, Renderer
 from bot.router import RateLimiter, Router
 from bot.stream import StreamClient
 from handlers.approvals.ingest_api import add_ingest_routes
@@ -31,7 +36,13 @@ from jobs import build_scheduler, catch_up
 from models.accounts.roles import Role
 from models.accounts.tables import accounts_with_role
 
+__all__ = ["BotApp", "import_file", "run_forever"]
+
 log = logging.getLogger(__name__)
+
+# The capabilities' import kinds and template folders, registered once for every entry point.
+register_kinds(handlers.import_kinds())
+TEMPLATE_DIRS.extend(d for d in handlers.template_dirs() if d not in TEMPLATE_DIRS)
 
 
 class BotApp:

@@ -192,14 +192,14 @@ async def copy_database(source: Database, target: Database) -> list[CopiedTable]
     return report
 
 
-async def _copy_table(src, dst, table: Table) -> None:  # type: ignore[no-untyped-def]
+async def _copy_table(src, dst, table: Table) -> None:
     order = list(table.primary_key.columns)
     result = await src.stream(select(table).order_by(*order))
     async for chunk in result.mappings().partitions(COPY_BATCH):
         await dst.execute(insert(table), [dict(row) for row in chunk])
 
 
-async def _reset_sequence(dst, table: Table) -> None:  # type: ignore[no-untyped-def]
+async def _reset_sequence(dst, table: Table) -> None:
     pk = list(table.primary_key.columns)
     try:
         integer = len(pk) == 1 and pk[0].type.python_type is int

@@ -1,4 +1,7 @@
-"""`python -m bot [-c CONFIG] run | import KIND FILE | db upgrade | demo`."""
+"""`python -m bot [-c CONFIG] run | import KIND FILE | db upgrade | demo`.
+
+Part of the composition root (with bot/app.py): it may import handlers/ and jobs/.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import logging
 import re
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from bot.config import Config, ConfigError, load_config
 from bot.db import Database
@@ -66,15 +69,16 @@ _ARGPARSE_ZH = [  # argparse's own English messages → Chinese
 
 
 class _Formatter(argparse.HelpFormatter):
-    def add_usage(self, usage, actions, groups, prefix=None):  # type: ignore[no-untyped-def]
+    def add_usage(self, usage, actions, groups, prefix=None):
         super().add_usage(usage, actions, groups, "用法：" if prefix is None else prefix)
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse with Chinese headings, help and errors (everything a user sees is Chinese)."""
 
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, add_help=False, formatter_class=_Formatter, **kwargs)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.update(add_help=False, formatter_class=_Formatter)
+        super().__init__(*args, **kwargs)
         self._positionals.title, self._optionals.title = "参数", "选项"
         self.add_argument("-h", "--help", action="help", help="显示本帮助并退出")
 
@@ -151,7 +155,8 @@ def config_path(given: str | None) -> str:
 
 
 async def _import(cfg: Config, kind: str, file: Path) -> int:
-    from bot.importing import ImportRejected, import_file
+    from bot.app import import_file
+    from bot.importing import ImportRejected
     from bot.migrate import upgrade
 
     db = Database(cfg.database.url)

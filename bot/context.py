@@ -1,4 +1,8 @@
-"""What a handler receives (the message and its context) and what it returns (a Reply)."""
+"""What handlers and jobs may use: the typed `Services`, and the per-message `Context`.
+
+The message types themselves (Incoming, Attachment, Button, Reply) live in bot/messages.py and are
+re-exported here for handlers.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from bot.config import Config
+from bot.messages import Attachment, Button, Incoming, Reply
 from models.accounts.roles import Right, Role
 from models.base import utcnow
 from models.calendar.workdays import WorkCalendar, load_calendar
@@ -15,51 +21,19 @@ from models.rectification.rules import RectificationRules
 
 if TYPE_CHECKING:
     from bot.db import Database
+    from bot.dialogue import Dialogues
+    from bot.dingtalk_api import DingTalkAPI
     from bot.render import Renderer
     from bot.router import Router
     from models import Account, Unit
 
-
-@dataclass(frozen=True)
-class Attachment:
-    kind: str  # picture / file / audio / video
-    download_code: str
-    file_name: str = ""
+__all__ = ["Attachment", "Button", "Context", "Incoming", "Reply", "Services"]
 
 
-@dataclass(frozen=True)
-class Incoming:
-    """One message from DingTalk, normalised for the router."""
+def _no_dialogues() -> Dialogues:
+    from bot.dialogue import Dialogues  # bot.dialogue builds on this module
 
-    msg_id: str
-    user_id: str  # senderStaffId, the enterprise userId
-    nick: str
-    text: str  # the text as typed (the router normalises it)
-    conversation_type: str  # "1" single chat, "2" group
-    conversation_id: str
-    session_webhook: str
-    msgtype: str = "text"
-    attachments: tuple[Attachment, ...] = ()
-
-    @property
-    def is_group(self) -> bool:
-        return self.conversation_type == "2"
-
-
-@dataclass(frozen=True)
-class Button:
-    title: str  # at most 20 characters (DingTalk)
-    command: str  # the text the user's client sends when tapped
-
-
-@dataclass
-class Reply:
-    """A handler's answer: a template and its data; the runtime renders and sends it."""
-
-    template: str
-    data: dict[str, Any] = field(default_factory=dict)
-    buttons: list[Button] = field(default_factory=list)
-    outcome: str = "ok"  # audit outcome: ok / denied / invalid / not_found
+    return Dialogues()
 
 
 @dataclass
@@ -69,11 +43,11 @@ class Services:
     db: Database
     renderer: Renderer
     router: Router
-    config: Any  # bot.config.Config
+    config: Config = field(default_factory=Config)
     rules: RectificationRules = field(default_factory=RectificationRules)
     clock: Callable[[], datetime] = utcnow  # injectable, so tests can stand on any date
-    dialogues: Any = None  # bot.dialogue.Dialogues
-    api: Any = None  # bot.dingtalk_api.DingTalkAPI (file download and upload)
+    dialogues: Dialogues = field(default_factory=lambda: _no_dialogues())  # the guided dialogues (bot/dialogue.py)
+    api: DingTalkAPI | None = None  # file download and upload; set once the HTTP session is open
     _calendar: WorkCalendar | None = None
     _calendar_at: float = 0.0
 

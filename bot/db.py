@@ -25,7 +25,7 @@ def _sqlite_hooks(engine: AsyncEngine) -> None:
     sync_engine = engine.sync_engine
 
     @event.listens_for(sync_engine, "connect")
-    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_conn, _record):
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
@@ -35,7 +35,7 @@ def _sqlite_hooks(engine: AsyncEngine) -> None:
         cur.close()
 
     @event.listens_for(sync_engine, "begin")
-    def _on_begin(conn):  # type: ignore[no-untyped-def]
+    def _on_begin(conn):
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
 
@@ -90,7 +90,7 @@ class Database:
         if self.is_sqlite:
             return datetime.now(UTC)
         result = await session.exec(text("SELECT clock_timestamp()"))  # type: ignore[call-overload]
-        return result.scalar_one().astimezone(UTC)  # type: ignore[no-any-return]
+        return result.scalar_one().astimezone(UTC)
 
     async def ping(self) -> bool:
         try:

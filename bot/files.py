@@ -18,11 +18,15 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from bot.context import Attachment
-    from bot.dingtalk_api import DingTalkAPI
+from bot.messages import Attachment
+
+
+class Downloader(Protocol):
+    """What fetching attachments needs of the DingTalk client (bot.dingtalk_api.DingTalkAPI)."""
+
+    async def download(self, download_code: str, max_bytes: int) -> bytes: ...
 
 _EXT = re.compile(r"\.[a-z0-9]{1,8}")
 _SUBDIR_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -93,7 +97,7 @@ class FileStore:
 
 
 async def fetch_attachments(
-    api: DingTalkAPI, store: FileStore, attachments: Iterable[Attachment], *, subdir: str, max_bytes: int,
+    api: Downloader, store: FileStore, attachments: Iterable[Attachment], *, subdir: str, max_bytes: int,
 ) -> list[StoredFile]:
     """Download each attachment and store it, one after another.
 

@@ -77,7 +77,7 @@ class Metrics:
     async def render(self) -> bytes:
         counts = dict.fromkeys(OUTBOX_STATUSES, 0)
         async with self.app.db.read() as session:
-            rows = (await session.exec(select(OutboxMessage.status, func.count())  # type: ignore[call-overload]
+            rows = (await session.exec(select(OutboxMessage.status, func.count())
                                        .group_by(OutboxMessage.status))).all()
         counts.update({status: n for status, n in rows})
         for status, n in counts.items():

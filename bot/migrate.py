@@ -14,7 +14,7 @@ from bot.db import Database
 MIGRATIONS = Path(__file__).resolve().parent.parent / "models" / "migrations"
 
 
-def _alembic_config(connection) -> AlembicConfig:  # type: ignore[no-untyped-def]
+def _alembic_config(connection) -> AlembicConfig:
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = connection

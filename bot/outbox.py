@@ -205,7 +205,7 @@ class OutboxWorker:
                            T.mergeable, T.last_error.startswith(UNKNOWN_MARK))
                 .execution_options(synchronize_session=False)
             )
-            result = await session.exec(stmt)  # type: ignore[call-overload]
+            result = await session.exec(stmt)
             rows = sorted((Claimed(*r) for r in result.all()), key=lambda c: c.id)
         resent = sum(r.was_unknown for r in rows)
         if resent:
@@ -404,7 +404,7 @@ class OutboxWorker:
                         ours = or_(*(and_(T.fence == f, T.id.in_(ids)) for f, ids in by_fence.items()))
                         stmt = (update(OutboxMessage).where(ours, T.status == from_status).values(**values)
                                 .returning(T.id).execution_options(synchronize_session=False))
-                        result = await session.exec(stmt)  # type: ignore[call-overload]
+                        result = await session.exec(stmt)
                         done.update(result.scalars().all())
                 return done
             except DBAPIError:

@@ -2,7 +2,8 @@
 
 DingTalk renders a small markdown dialect; a unit name or a user's text containing `*`, `#` or
 `[` must not change the layout, so `finalize` escapes every expression by default (trusted
-fragments are wrapped in `Markdown`). Templates live in bot/templates/*.md.j2.
+fragments are wrapped in `Markdown`). The runtime's own templates live in bot/templates/; each
+capability has its own folder, which the composition root adds to TEMPLATE_DIRS.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from bot.context import Button
+from bot.messages import Button
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+TEMPLATE_DIRS: list[Path] = [TEMPLATES]  # the composition root appends each capability's folder
 _ESCAPES = str.maketrans({
     "*": "＊", "_": "＿", "#": "＃", "[": "［", "]": "］", "`": "｀", "|": "｜", ">": "＞", "<": "＜",
     "\\": "＼", "~": "～",
@@ -47,10 +49,10 @@ def dtmd_link(command: str) -> str:
 
 
 class Renderer:
-    def __init__(self, directory: Path = TEMPLATES) -> None:
+    def __init__(self, directories: list[Path] | None = None) -> None:
         self.env = Environment(
-            loader=FileSystemLoader(str(directory)), undefined=StrictUndefined, autoescape=False,
-            finalize=md_escape, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False,
+            loader=FileSystemLoader([str(d) for d in (directories or TEMPLATE_DIRS)]), undefined=StrictUndefined,
+            autoescape=False, finalize=md_escape, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False,
         )
         self.env.filters["md"] = md_escape
         self.env.filters["code"] = md_code

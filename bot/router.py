@@ -16,14 +16,13 @@ import unicodedata
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from bot.messages import Incoming, Reply
 from models.accounts.roles import Right
 
-if TYPE_CHECKING:
-    from bot.context import Context, Incoming, Reply
-
-Handler = Callable[["Incoming", "Context"], Awaitable["Reply"]]
+# A handler takes the message and its bot.context.Context (typed there: the router only stores it).
+Handler = Callable[[Incoming, Any], Awaitable[Reply]]
 
 _MENTION = re.compile(r"^(?:@\S+\s*)+")
 _SPACES = re.compile(r"\s+")

@@ -140,10 +140,10 @@ class StreamClient(DingTalkStreamClient):
         self.connections = 0  # how many sockets were opened (for health and tests)
 
     # -- the blocking SDK calls must never run -------------------------------------------------
-    def open_connection(self):  # type: ignore[no-untyped-def]
+    def open_connection(self):
         raise RuntimeError("blocking open_connection is replaced by open_connection_async")
 
-    def get_access_token(self):  # type: ignore[no-untyped-def]
+    def get_access_token(self):
         raise RuntimeError("use bot.dingtalk_api.DingTalkAPI for tokens")
 
     # -- lifecycle ---------------------------------------------------------------------------------

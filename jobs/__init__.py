@@ -11,10 +11,10 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from jobs import calendar_cliff, dialogues, digest, feedback_overdue, ladder, retention, urge, visits, warnings
+from jobs import approvals, calendar, dialogues, digest, feedback, rectification, retention, visits, warnings
 
-JOB_MODULES: tuple[Any, ...] = (ladder, urge, warnings, feedback_overdue, visits, dialogues, digest,
-                                 calendar_cliff, retention)
+JOB_MODULES: tuple[Any, ...] = (rectification, approvals, warnings, feedback, visits, dialogues, digest, calendar,
+                                 retention)
 
 
 async def catch_up(services: Any) -> None:

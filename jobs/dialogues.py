@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlmodel import delete, select
+from sqlmodel import col, delete, select
 
 from bot.context import Services
 from bot.dialogue import written
@@ -27,7 +27,7 @@ async def expire_dialogues(services: Services) -> int:
                           kind="dialogue.expired", recipient=user_recipient(row.user_id), msg_key="sampleText",
                           param={"content": text})
         if rows:
-            await session.exec(delete(Dialogue).where(Dialogue.id.in_([r.id for r in rows])))  # type: ignore[union-attr,call-overload]
+            await session.exec(delete(Dialogue).where(col(Dialogue.id).in_([r.id for r in rows])))
     return len(rows)
 
 

@@ -14,8 +14,6 @@ from models.accounts.tables import accounts_with_role
 from models.feedback.tables import OPEN, Feedback
 from models.rectification.rules import deliver_at, local_today
 
-ANSWER_WITHIN = 10  # working days
-
 
 async def remind_overdue_feedback(services: Services, now: datetime | None = None) -> int:
     now = now or services.clock()
@@ -23,12 +21,12 @@ async def remind_overdue_feedback(services: Services, now: datetime | None = Non
     today = local_today(now)
     async with services.db.write() as session:
         rows = (await session.exec(select(Feedback).where(Feedback.status.in_(OPEN)))).all()  # type: ignore[attr-defined]
-        cfg = getattr(services.config, "feedback", None)
-        within = cfg.answer_within_days if cfg is not None else ANSWER_WITHIN
+        within = services.config.feedback.answer_within_days
         late = [f for f in rows if cal.workdays_between(local_today(f.created_at), today) > within]
         if not late:
             return 0
-        staff = list(cfg.duty_user_ids) if cfg is not None and cfg.duty_user_ids else [
+        duty = services.config.feedback.duty_user_ids
+        staff = list(duty) if duty else [
             a.user_id for a in await accounts_with_role(session, Role.OFFICE_STAFF)]
         items = [{"number": f.number, "days": cal.workdays_between(local_today(f.created_at), today),
                   "content": f.content} for f in late]

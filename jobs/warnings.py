@@ -79,8 +79,7 @@ async def scan_warnings(services: Services, now: datetime | None = None, unit_id
                         settings: WarningSettings | None = None) -> ScanSummary:
     now = now or services.clock()
     today = local_today(now)
-    cfg = getattr(services.config, "warnings", None)
-    settings = settings or (WarningSettings(**vars(cfg)) if cfg is not None else WarningSettings())
+    settings = settings or WarningSettings(**vars(services.config.warnings))
     summary = ScanSummary()
     async with services.db.write() as session:
         findings = await find_all(session, today, settings, unit_ids)

@@ -37,7 +37,7 @@ class AuditEvent(SQLModel, table=True):
     detail: str = Field(default="", max_length=4000)
 
 
-async def record_inbound(session, **values) -> bool:  # type: ignore[no-untyped-def]
+async def record_inbound(session, **values) -> bool:
     """Insert the inbound row; False when this msg_id was seen before (a redelivery)."""
     from sqlalchemy.dialects import postgresql, sqlite
 
@@ -50,7 +50,7 @@ async def record_inbound(session, **values) -> bool:  # type: ignore[no-untyped-
     return bool(result.rowcount)
 
 
-def audit(session, action: str, entity: str, entity_id: object, detail: str = "", *,  # type: ignore[no-untyped-def]
+def audit(session, action: str, entity: str, entity_id: object, detail: str = "", *,
           actor_account_id: int | None = None, actor_user_id: str = "") -> AuditEvent:
     """Add one audit event to the session (it commits with the change it records)."""
     event = AuditEvent(action=action, entity=entity, entity_id=str(entity_id), detail=detail[:4000],

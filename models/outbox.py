@@ -80,14 +80,14 @@ async def enqueue(session: AsyncSession, **values: Any) -> bool:
 
     Keywords as `outbox_values`: dedup_key, kind, recipient, msg_key, param, due_at, expires_at, mergeable.
     """
-    result = await session.exec(_insert(session).values(**outbox_values(**values)))  # type: ignore[call-overload]
+    result = await session.exec(_insert(session).values(**outbox_values(**values)))
     return bool(result.rowcount)
 
 
 async def enqueue_many(session: AsyncSession, rows: list[dict[str, Any]], chunk: int = 500) -> None:
     """Insert many rows built by `outbox_values` (executemany; existing keys are skipped)."""
     for i in range(0, len(rows), chunk):
-        await session.exec(_insert(session), params=rows[i:i + chunk])  # type: ignore[call-overload]
+        await session.exec(_insert(session), params=rows[i:i + chunk])
 
 
 async def existing_keys(session: AsyncSession, keys: list[str], chunk: int = 500) -> set[str]:
@@ -95,7 +95,7 @@ async def existing_keys(session: AsyncSession, keys: list[str], chunk: int = 500
     found: set[str] = set()
     column = OutboxMessage.__table__.c.dedup_key  # type: ignore[attr-defined]
     for i in range(0, len(keys), chunk):
-        result = await session.exec(select(column).where(column.in_(keys[i:i + chunk])))  # type: ignore[call-overload]
+        result = await session.exec(select(column).where(column.in_(keys[i:i + chunk])))
         found.update(result.all())
     return found
 

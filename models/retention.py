@@ -18,7 +18,7 @@ async def purge_message_texts(session: AsyncSession, before: datetime) -> int:
     stmt = (update(InboundMessage)
             .where(InboundMessage.received_at < before, InboundMessage.text != "")  # type: ignore[arg-type]
             .values(text=""))
-    count = (await session.exec(stmt)).rowcount or 0  # type: ignore[call-overload]
+    count = (await session.exec(stmt)).rowcount or 0
     if count:
         audit(session, "retention.purge", "inbound_message", "",
               json.dumps({"清除消息原文": count, "早于": before.isoformat()}, ensure_ascii=False))

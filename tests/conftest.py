@@ -20,6 +20,7 @@ from bot.config import BotConfig, Config, OutboxConfig
 from bot.db import Database
 from bot.demo import demo_config, load_demo_data
 from bot.emulator import Emulator, Sent
+from tests.fakes import FastBot, at, demo_database
 
 PG_URL = os.environ.get("BOT_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -176,3 +177,11 @@ class FakeClock:
 def beijing(text: str) -> datetime:
     """`2026-11-23 10:00` in Beijing time, as an aware datetime."""
     return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+@pytest.fixture
+async def fast(tmp_path: Path) -> AsyncIterator[FastBot]:
+    """The fast tier: the demo county, the real router and handlers, no emulator (see tests/fakes.py)."""
+    db = await demo_database(tmp_path)
+    yield FastBot(db, clock=at("2026-11-23 10:00"))
+    await db.dispose()

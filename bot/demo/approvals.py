@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 
 from sqlalchemy import delete
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.db import Database
 from bot.render import Renderer
@@ -74,7 +74,7 @@ async def load_demo_approvals(db: Database, today: date) -> str:
         return datetime.combine(on, time.fromisoformat(hhmm), LOCAL_TZ)
 
     async with db.write() as session:
-        units = {u.short_name: u.id for u in (await session.exec(select(Unit))).all()}
+        units = {u.short_name: u.id for u in (await session.exec(select(Unit))).all() if u.id is not None}
         steps = []
         for number, unit, type_, title, handler, timeline in ITEMS:
             submitted = moment(*timeline[0][:2])
@@ -87,5 +87,5 @@ async def load_demo_approvals(db: Database, today: date) -> str:
         for at, data in sorted(steps, key=lambda s: s[0]):
             await apply_items(session, [data], source="file", cal=cal, renderer=Renderer(), now=at)
         # The history happened before the demo started: its unit notices count as delivered long ago.
-        await session.exec(delete(OutboxMessage).where(OutboxMessage.kind.like("approval.%")))  # type: ignore[call-overload,attr-defined]
+        await session.exec(delete(OutboxMessage).where(col(OutboxMessage.kind).like("approval.%")))
     return f"审批事项：{len(ITEMS)} 件（{day.isoformat()} 及之前的办理记录）"

@@ -80,9 +80,13 @@ class Sent:
 class Emulator:
     def __init__(
         self, *, client_id: str = "emu-app", client_secret: str = "emu-secret", ping_interval: float = 20.0,
-        corp_id: str = "dingemucorp",
+        corp_id: str = "dingemucorp", latency: float = 0.0,
     ) -> None:
         self.client_id, self.client_secret, self.corp_id = client_id, client_secret, corp_id
+        self.latency = latency  # seconds added to every HTTP answer (benchmarks: DingTalk's real latency)
+        self.spread = False  # deliver frames round-robin over every connection (several bot processes)
+        self._reply_waiters: dict[str, asyncio.Future[Sent]] = {}
+        self._next_socket = itertools.count()
         self.ping_interval = ping_interval
         self.faults = Faults()
         self.ledger: list[Sent] = []
@@ -169,6 +173,8 @@ class Emulator:
 
     @web.middleware
     async def _log_request(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if self.latency and request.path != "/connect":
+            await asyncio.sleep(self.latency)
         if request.method != "POST":
             return await handler(request)
         path = request.path
@@ -261,7 +267,8 @@ class Emulator:
         """Send one websocket text message as it is (a frame, or something that is not one)."""
         if not self._sockets:
             raise RuntimeError("no bot is connected to the emulator")
-        await self._sockets[-1].send_str(text)
+        socket = self._sockets[next(self._next_socket) % len(self._sockets)] if self.spread else self._sockets[-1]
+        await socket.send_str(text)
 
     async def deliver_raw(self, data: str, *, message_id: str = "") -> str:
         """Push a bot-message CALLBACK frame whose `data` is the given string (JSON or not)."""
@@ -274,6 +281,12 @@ class Emulator:
             "data": data,
         })
         return message_id
+
+    def expect_reply(self, msg_id: str) -> asyncio.Future[Sent]:
+        """A future for the first reply to `msg_id` (register before delivering; O(1), for load tests)."""
+        future: asyncio.Future[Sent] = asyncio.get_running_loop().create_future()
+        self._reply_waiters[msg_id] = future
+        return future
 
     def replies_to(self, msg_id: str) -> list[Sent]:
         return [s for s in self.ledger if s.kind == "reply" and s.in_reply_to == msg_id]
@@ -491,4 +504,7 @@ class Emulator:
     async def _record(self, sent: Sent) -> None:
         sent.seq = next(self._seq)
         self.ledger.append(sent)
+        waiter = self._reply_waiters.pop(sent.in_reply_to, None) if sent.kind == "reply" else None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(sent)
         await self._notify()

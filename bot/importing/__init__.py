@@ -1,7 +1,8 @@
-"""File import (docs/import-formats.md): `import_file(db, kind, path)`.
+"""File import (docs/import-formats.md): `import_file(db, kind, path)`, all rows or nothing.
 
-Adding a kind means one module with a `SPEC` (bot.importing.base.KindSpec, with the `keys` that
-must be unique within a file) and one entry in KINDS.
+The kinds are business: each capability defines its `SPEC` (bot.importing.base.KindSpec, with the
+`keys` that must be unique within a file) and the composition root registers them with
+`register_kinds` (bot/app.py).
 """
 
 from __future__ import annotations
@@ -9,17 +10,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.db import Database
-from bot.importing import accounts, approvals, groups, holidays, persons, problems, units
 from bot.importing.base import ImportJob, ImportRejected, ImportResult, KindSpec, drop_duplicates
 from bot.importing.reader import read_table
 
-KINDS: dict[str, KindSpec] = {spec.kind: spec for spec in (units.SPEC, accounts.SPEC, holidays.SPEC, problems.SPEC,
-                                                            persons.SPEC, groups.SPEC, approvals.SPEC)}
+KINDS: dict[str, KindSpec] = {}
+
+
+def register_kinds(specs: list[KindSpec]) -> None:
+    """Called once by the composition root with every capability's import kinds."""
+    for spec in specs:
+        KINDS.setdefault(spec.kind, spec)
 
 # Kinds of the contract that are not implemented yet, to give a precise message.
 PLANNED: dict[str, str] = {}
 
-__all__ = ["KINDS", "ImportRejected", "ImportResult", "import_file", "kind_spec"]
+__all__ = ["KINDS", "ImportRejected", "ImportResult", "import_file", "kind_spec", "register_kinds"]
 
 
 def kind_spec(kind: str) -> KindSpec:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 
 from sqlmodel import select
@@ -13,6 +12,7 @@ from bot.importing.fields import parse_mobile, parse_role_list, text
 from bot.importing.reader import Row
 from models.accounts.roles import ROLE_LABELS, UNIT_ROLES, Role
 from models.accounts.tables import Account
+from models.staffing.unit_match import UnitIndex
 from models.staffing.units import Unit
 
 UNIT_HEADER = "所属单位"
@@ -62,34 +62,6 @@ def _resolve_unit(row: Row, values: dict[str, Any], units: UnitIndex, errors: Er
         values["unit_id"] = units.find(ref).id
     except LookupError as exc:
         errors.add(row.number, UNIT_HEADER, str(exc))
-
-
-def _key(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).strip()
-
-
-class UnitIndex:
-    """Find a unit by full name, 统一社会信用代码 or short name (exact, after NFKC)."""
-
-    def __init__(self, units: list[Unit]) -> None:
-        self.by_name = {_key(u.name): u for u in units}
-        self.by_uscc = {u.uscc.upper(): u for u in units}
-        self.by_short: dict[str, list[Unit]] = {}
-        for u in units:
-            if u.short_name:
-                self.by_short.setdefault(_key(u.short_name), []).append(u)
-
-    def find(self, ref: str) -> Unit:
-        key = _key(ref)
-        unit = self.by_name.get(key) or self.by_uscc.get(key.upper())
-        if unit is not None:
-            return unit
-        matches = self.by_short.get(key, [])
-        if len(matches) > 1:
-            raise LookupError(f"简称“{ref}”对应多个单位，请填写全称或统一社会信用代码")
-        if not matches:
-            raise LookupError(f"找不到单位“{ref}”")
-        return matches[0]
 
 
 SPEC = KindSpec(

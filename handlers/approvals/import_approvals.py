@@ -32,7 +32,6 @@ from bot.importing.base import DETAIL_MAX, Column, ErrorLog, ImportJob, KindSpec
 from bot.importing.fields import as_text, choice, parse_datetime, text
 from bot.importing.reader import Row, clean_cell
 from bot.render import Renderer
-from handlers.accounts.import_accounts import UnitIndex
 from handlers.approvals.sync import apply_items
 from models.accounts.tables import Account
 from models.approvals.ops import ItemData
@@ -40,6 +39,7 @@ from models.approvals.tables import DONE, IN_PROGRESS, STATUSES, TYPES
 from models.audit import AuditEvent
 from models.base import LOCAL_TZ
 from models.calendar.workdays import load_calendar
+from models.staffing.unit_match import UnitIndex
 from models.staffing.units import Unit
 
 NUMBER, UNIT, TYPE, TITLE, SUBMITTED = "事项编号", "所属单位", "业务类型", "事项名称", "提交时间"

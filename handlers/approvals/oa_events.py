@@ -150,7 +150,7 @@ async def claim_event(session: AsyncSession, event_id: str, event_type: str) -> 
     statement = insert(ProcessedEvent.__table__).on_conflict_do_nothing(  # type: ignore[attr-defined]
         index_elements=["event_id"])
     values = {"event_id": event_id[:128], "event_type": event_type[:60], "received_at": utcnow()}
-    result = await session.exec(statement.values(**values))  # type: ignore[call-overload]
+    result = await session.exec(statement.values(**values))
     return bool(result.rowcount)
 
 

@@ -14,7 +14,7 @@ from bot.notify import notify_users
 from bot.render import md_escape
 from bot.router import Command, Router
 from handlers.rectification.common import office_people, push, text_reply, usage
-from handlers.rectification.ledger import _parse_when, assign_problem
+from handlers.rectification.sources import Draft, ProblemSource, ProblemSources
 from models import Account, Feedback, FeedbackAttachment, Unit
 from models.accounts.roles import Right
 from models.feedback.ops import accept, answer, file_feedback, to_problem
@@ -110,8 +110,8 @@ async def _submit(msg: Incoming, ctx: Context, data: dict[str, Any]) -> Reply:
 
 async def duty_staff(session: Any, ctx: Context) -> list[str]:
     """The office staff on the feedback duty list ([feedback] duty_user_ids), or all of them."""
-    cfg = getattr(ctx.services.config, "feedback", None)
-    return list(cfg.duty_user_ids) if cfg is not None and cfg.duty_user_ids else await office_people(session)
+    duty = ctx.services.config.feedback.duty_user_ids
+    return list(duty) if duty else await office_people(session)
 
 
 GROUP_NOTE = "反馈请在与我的单聊中发送，群里的内容各单位都能看到。这条没有登记，我已在单聊中提醒您。"
@@ -250,9 +250,8 @@ async def _answer(ctx: Context, number: str, text: str) -> Reply:
     return text_reply(f"已答复 {fb.number}，已告知监督员。")
 
 
-async def feedback_to_problem(msg: Incoming, ctx: Context) -> Reply:
-    """转整改 FK-… [期限]: the report becomes a problem; the unit never learns who filed it unless allowed."""
-    number, _, when = ctx.raw_args.strip().partition(" ")
+async def feedback_draft(msg: Incoming, ctx: Context, number: str) -> Draft | Reply:
+    """转整改 FK-…: the report as a problem draft; the unit never learns who filed it unless allowed."""
     async with ctx.db.read() as session:
         fb = await _load(ctx, session, number)
         supervisor = await session.get(Account, fb.supervisor_id) if fb else None
@@ -262,20 +261,16 @@ async def feedback_to_problem(msg: Incoming, ctx: Context) -> Reply:
         return text_reply(f"{fb.number} 没有指定单位，无法转整改；请直接用 交办 登记。", "invalid")
     if fb.status not in OPEN:
         return text_reply(f"{fb.number} 目前是“{fb.status}”，不能再转整改。")
-    try:
-        deadline = await _parse_when(when.strip() or "20个工作日", msg, ctx, {})
-    except Invalid as e:
-        return usage(str(e), "转整改 FK-号 [期限]")
     who = f"（反映人：{supervisor.name}）" if fb.show_name and supervisor else ""
-    data = {"unit": fb.unit_id, "source": "监督员反馈", "deadline": deadline, "description": fb.content + who,
-            "requirement": "请核实监督员反映的情况并整改。"}
 
     async def link(session: Any, problem: Any) -> None:
         row = await session.get(Feedback, fb.id)
         await to_problem(session, row, ctx.account, problem)  # type: ignore[arg-type]
-        await _tell_supervisor(session, ctx, row, "已转为整改问题", f"整改问题 {problem.number}，期限 {deadline}。")
+        await _tell_supervisor(session, ctx, row, "已转为整改问题",
+                               f"整改问题 {problem.number}，期限 {problem.deadline}。")
 
-    return await assign_problem(msg, ctx, data, origin=f"feedback:{fb.number}", on_created=link)
+    return Draft(unit_id=fb.unit_id, source="监督员反馈", description=fb.content + who,
+                 requirement="请核实监督员反映的情况并整改。", origin=f"feedback:{fb.number}", link=link)
 
 
 async def tell_feedback_solved(session: Any, ctx: Context, origin: str, problem_number: str) -> None:
@@ -294,6 +289,11 @@ async def feedback_ledger(msg: Incoming, ctx: Context) -> Reply:
     items = [{"number": f.number, "category": f.category, "unit": u.label if u else "（未指定）",
               "content": f.content, "status": f.status} for f, u in rows]
     return Reply("feedback_ledger.md.j2", {"items": items})
+
+
+def add_problem_source(sources: ProblemSources) -> None:
+    sources.add(ProblemSource(key="feedback", prefix="FK", label="反馈号", example="转整改 FK-2026-0001 20个工作日",
+                              load=feedback_draft, on_closed=tell_feedback_solved))
 
 
 def register(router: Router) -> None:

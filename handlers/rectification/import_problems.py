@@ -51,12 +51,12 @@ from bot.importing.base import (
 )
 from bot.importing.fields import as_text, choice, parse_date, text
 from bot.importing.reader import Row
-from handlers.accounts.import_accounts import UnitIndex
 from models.base import utcnow
 from models.calendar.workdays import WorkCalendar, load_calendar
 from models.rectification.ops import cancel_reminders
 from models.rectification.rules import deadline_from, problem_number
 from models.rectification.tables import CLOSED, IN_REVIEW, SOURCES, STATUSES, TODO, Problem, ProblemEvent
+from models.staffing.unit_match import UnitIndex
 from models.staffing.units import Unit
 
 NUMBER, UNIT, DESCRIPTION, ASSIGNED = "问题编号", "所属单位", "问题描述", "交办日期"

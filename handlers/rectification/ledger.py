@@ -34,6 +34,7 @@ from models.staffing.unit_match import match_units
 
 ASSIGN_USAGE = "交办 单位 来源 期限 问题描述[；要求：整改要求]"
 ASSIGN_EXAMPLE = "交办 教育局 巡察 15个工作日 超编借调人员3名；要求：一个月内清退"
+OnClosed = Callable[[Any, Context, Problem], Awaitable[None]]
 LIGHT_FILTERS = {"红灯": RED, "红": RED, "黄灯": YELLOW, "黄": YELLOW, "绿灯": GREEN, "绿": GREEN}
 
 
@@ -53,7 +54,7 @@ async def assign(msg: Incoming, ctx: Context) -> Reply:
     try:
         data["unit"] = await _parse_unit(unit_text, msg, ctx, data)
         data["source"] = await _parse_source(source, msg, ctx, data)
-        data["deadline"] = await _parse_when(when, msg, ctx, data)
+        data["deadline"] = await parse_when(when, msg, ctx, data)
     except Invalid as e:
         return usage(str(e), ASSIGN_USAGE, ASSIGN_EXAMPLE)
     data.update(description=description.strip(), requirement=requirement.strip())
@@ -70,7 +71,7 @@ async def _parse_source(text: str, msg: Incoming, ctx: Context, data: dict[str, 
     return word
 
 
-async def _parse_when(text: str, msg: Incoming, ctx: Context, data: dict[str, Any]) -> str:
+async def parse_when(text: str, msg: Incoming, ctx: Context, data: dict[str, Any]) -> str:
     cal = await ctx.services.calendar()
     try:
         return parse_deadline(text, cal, local_today(ctx.services.clock())).isoformat()
@@ -166,15 +167,16 @@ async def ledger(msg: Incoming, ctx: Context) -> Reply:
     })
 
 
-async def close_problem(msg: Incoming, ctx: Context) -> Reply:
-    return await _review(msg, ctx, accepted=True)
+def reviewer(*, accepted: bool, on_closed: OnClosed | None = None) -> Callable[[Incoming, Context], Awaitable[Reply]]:
+    """销号 (accepted) or 退回: `on_closed` tells the problem's source of a 销号 (the sources registry)."""
+
+    async def handle(msg: Incoming, ctx: Context) -> Reply:
+        return await _review(msg, ctx, accepted=accepted, on_closed=on_closed)
+
+    return handle
 
 
-async def return_problem(msg: Incoming, ctx: Context) -> Reply:
-    return await _review(msg, ctx, accepted=False)
-
-
-async def _review(msg: Incoming, ctx: Context, *, accepted: bool) -> Reply:
+async def _review(msg: Incoming, ctx: Context, *, accepted: bool, on_closed: OnClosed | None) -> Reply:
     word = "销号" if accepted else "退回"
     token, _, note = ctx.raw_args.partition(" ")
     if not token:
@@ -199,16 +201,9 @@ async def _review(msg: Incoming, ctx: Context, *, accepted: bool) -> Reply:
         await push(session, ctx, kind=f"problem.{'closed' if accepted else 'returned'}",
                    key=f"{problem.id}:{problem.revision}", users=await unit_people(session, problem.unit_id),
                    template="problem_reviewed.md.j2", data=data)
-        await _tell_origin(session, ctx, problem, accepted)
+        if accepted and on_closed is not None:
+            await on_closed(session, ctx, problem)
     return text_reply(f"{problem.number} 已{word}，已通知单位。")
-
-
-async def _tell_origin(session: Any, ctx: Context, problem: Problem, accepted: bool) -> None:
-    """A problem that came from supervisor feedback: its supervisor hears of the 销号."""
-    if accepted and problem.origin.startswith("feedback:"):
-        from handlers.feedback.filing import tell_feedback_solved  # feedback builds on this module
-
-        await tell_feedback_solved(session, ctx, problem.origin, problem.number)
 
 
 async def approve_extension(msg: Incoming, ctx: Context) -> Reply:
@@ -250,20 +245,21 @@ ASSIGN_FLOW = Flow(
         Step("source", "问题来源是？请回复序号或名称：", _parse_source, choices=SOURCES),
         Step("description", "请描述问题：", _parse_text, free_text=True),
         Step("requirement", "整改要求是？", _parse_text, optional=True, free_text=True),
-        Step("deadline", "整改期限？可写日期（2026-12-31）或工作日数（15个工作日）：", _parse_when),
+        Step("deadline", "整改期限？可写日期（2026-12-31）或工作日数（15个工作日）：", parse_when),
     ),
     summary=_summary, finish=_finish_assign,
 )
 
 
-def register(router: Router) -> None:
+def register(router: Router, on_closed: OnClosed | None = None) -> None:
     router.add(Command("交办", assign, Right.OFFICE_HANDLE, "交办整改问题（只发“交办”可按步骤填写）", ASSIGN_USAGE,
                        aliases=("交办问题", "登记问题"), topic="整改"))
     router.add(Command("台账", ledger, Right.OFFICE_VIEW, "查看整改台账，可按灯色或单位筛选", "台账 [红灯|单位]",
                        aliases=("整改台账", "台帐", "整改台帐", "问题台账"), topic="整改"))
-    router.add(Command("销号", close_problem, Right.OFFICE_HANDLE, "审核通过，问题销号", "销号 问题号 [意见]",
-                       aliases=("同意销号",), topic="整改"))
-    router.add(Command("退回", return_problem, Right.OFFICE_HANDLE, "退回整改报告", "退回 问题号 原因", topic="整改"))
+    router.add(Command("销号", reviewer(accepted=True, on_closed=on_closed), Right.OFFICE_HANDLE, "审核通过，问题销号",
+                       "销号 问题号 [意见]", aliases=("同意销号",), topic="整改"))
+    router.add(Command("退回", reviewer(accepted=False), Right.OFFICE_HANDLE, "退回整改报告", "退回 问题号 原因",
+                       topic="整改"))
     router.add(Command("同意延期", approve_extension, Right.OFFICE_HANDLE, "同意延期申请", "同意延期 问题号 [意见]",
                        topic="整改"))
     router.add(Command("拒绝延期", refuse_extension, Right.OFFICE_HANDLE, "拒绝延期申请", "拒绝延期 问题号 原因",

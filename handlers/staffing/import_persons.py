@@ -47,7 +47,6 @@ from bot.importing.fields import (
     text,
 )
 from bot.importing.reader import Row
-from handlers.accounts.import_accounts import UnitIndex
 from models.audit import AuditEvent
 from models.base import LOCAL_TZ, utcnow
 from models.staffing.persons import (
@@ -60,6 +59,7 @@ from models.staffing.persons import (
     Person,
 )
 from models.staffing.retirement import CATEGORIES, FEMALE, category_of, retirement_month
+from models.staffing.unit_match import UnitIndex
 from models.staffing.units import Unit
 
 PERSON_KINDS = ("公务员", "参公", "事业管理", "专业技术", "工勤")

@@ -16,7 +16,8 @@ from bot.importing.fields import explain, parse_date, parse_id, parse_int, parse
 from bot.render import Markdown, md_escape
 from bot.router import Command, Router
 from handlers.rectification.common import text_reply, usage
-from models import PlannedVisit, Unit, VisitGroup, VisitRecord
+from handlers.rectification.sources import Draft, ProblemSource, ProblemSources
+from models import PlannedVisit, Problem, Unit, VisitGroup, VisitRecord
 from models.accounts.roles import Right
 from models.rectification.rules import local_today
 from models.staffing.unit_match import match_units
@@ -32,8 +33,6 @@ from models.visits.ops import (
 )
 from models.visits.roster import Q1_LAST_MONTH, plan_roster
 
-PLAN_TIME_LIMIT = 10.0  # seconds; the planner proves most county rosters optimal in well under 2 s
-
 
 def _md(lines: list[str]) -> Reply:
     return text_reply(Markdown("\n".join(lines)))
@@ -42,7 +41,7 @@ def _md(lines: list[str]) -> Reply:
 async def _units_and_groups(session: Any) -> tuple[dict[int, Unit], dict[int, VisitGroup]]:
     units = {u.id: u for u in (await session.exec(select(Unit))).all()}
     groups = {g.id: g for g in (await session.exec(select(VisitGroup))).all()}
-    return units, groups  # type: ignore[return-value]
+    return units, groups
 
 
 async def make_plan(msg: Incoming, ctx: Context) -> Reply:
@@ -60,8 +59,7 @@ async def make_plan(msg: Incoming, ctx: Context) -> Reply:
     if not groups:
         return text_reply("还没有走访分组。请先导入分组：python -m bot -c config.toml import groups 文件"
                           "（格式见 docs/import-formats.md）。", "invalid")
-    cfg = getattr(ctx.services.config, "visits", None)
-    limit = cfg.time_limit_seconds if cfg is not None else PLAN_TIME_LIMIT
+    limit = ctx.services.config.visits.time_limit_seconds
     result = await asyncio.to_thread(plan_roster, instance, limit)
     if result.status == "infeasible":
         return _md([f"#### {year} 年走访计划无法生成", "", *[f"- {md_escape(p)}" for p in result.problems]])
@@ -77,7 +75,7 @@ async def make_plan(msg: Incoming, ctx: Context) -> Reply:
     lines = [f"#### {year} 年走访计划已生成（第 {plan.id} 版）", "",
              f"- {len(result.assignments)} 个单位，{len(groups)} 个组，每组每月不超过 3 家；{quality}（用时 "
              f"{result.seconds:.1f} 秒）",
-             "- 各组全年走访：" + "，".join(f"{md_escape(g.name)} {loads[g.id]} 家" for g in groups),
+             "- 各组全年走访：" + "，".join(f"{md_escape(g.name)} {loads[g.id or 0]} 家" for g in groups),
              _priority_line(instance, result.assignments, units),
              f"- 由去年同一组再次走访的单位：{repeat} 个",
              *_town_lines(result.assignments, units, groups)]
@@ -251,12 +249,8 @@ async def record_visit(msg: Incoming, ctx: Context) -> Reply:
                       f"发现的问题可发送 转整改 ZF{record.id} 期限 转为整改问题。")
 
 
-async def visit_to_problem(msg: Incoming, ctx: Context) -> Reply:
-    """转整改 ZF<记录号> [期限]: a finding of a visit becomes a problem (source 下沉走访), linked both ways."""
-    from handlers.rectification.ledger import _parse_when, assign_problem
-    from models import Problem
-
-    token, _, when = ctx.raw_args.strip().partition(" ")
+async def visit_draft(msg: Incoming, ctx: Context, token: str) -> Draft | Reply:
+    """转整改 ZF<记录号>: a finding of a visit as a problem draft (source 下沉走访), linked both ways."""
     try:
         number: int | None = parse_id(token.upper().removeprefix("ZF"), "走访记录号")
     except ValueError:
@@ -267,19 +261,19 @@ async def visit_to_problem(msg: Incoming, ctx: Context) -> Reply:
         return text_reply(f"没有找到走访记录“{token}”。", "not_found")
     if record.problem_id is not None:
         return text_reply(f"走访记录 ZF{record.id} 已转为整改问题。")
-    try:
-        deadline = await _parse_when(when.strip() or "20个工作日", msg, ctx, {})
-    except Exception as e:  # Invalid: an unreadable deadline
-        return usage(str(e), "转整改 ZF记录号 [期限]")
-    data = {"unit": record.unit_id, "source": "下沉走访", "deadline": deadline, "description": record.findings,
-            "requirement": "请对走访发现的问题进行整改。"}
 
     async def link(session: Any, problem: Problem) -> None:
         row = await session.get(VisitRecord, record.id)
         row.problem_id = problem.id
         session.add(row)
 
-    return await assign_problem(msg, ctx, data, origin=f"visit:ZF{record.id}", on_created=link)
+    return Draft(unit_id=record.unit_id, source="下沉走访", description=record.findings,
+                 requirement="请对走访发现的问题进行整改。", origin=f"visit:ZF{record.id}", link=link)
+
+
+def add_problem_source(sources: ProblemSources) -> None:
+    sources.add(ProblemSource(key="visit", prefix="ZF", label="走访记录号", example="转整改 ZF3 20个工作日",
+                              load=visit_draft))
 
 
 async def adjust(msg: Incoming, ctx: Context) -> Reply:

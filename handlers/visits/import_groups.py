@@ -11,8 +11,8 @@ from bot.db import Database
 from bot.importing.base import Column, ErrorLog, ImportJob, KindSpec, first_seen, parse_columns
 from bot.importing.fields import parse_list, text
 from bot.importing.reader import Row
-from handlers.accounts.import_accounts import UnitIndex
 from models.accounts.tables import Account
+from models.staffing.unit_match import UnitIndex
 from models.staffing.units import Unit
 from models.visits.tables import VisitGroup
 

@@ -8,11 +8,9 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from bot.context import Context, Incoming, Reply
-from bot.dialogue import Invalid
 from bot.router import Command, Router
-from handlers.feedback.filing import feedback_to_problem
 from handlers.rectification.common import scope_unit, text_reply, usage
-from handlers.rectification.ledger import _parse_when, assign_problem
+from handlers.rectification.sources import Draft, ProblemSource, ProblemSources
 from jobs.warnings import describe, label
 from models import Person, Problem, Unit, Warning
 from models.accounts.roles import Right
@@ -88,40 +86,30 @@ async def show_establishment(msg: Incoming, ctx: Context) -> Reply:
                                          "mislabel": mislabel, "frozen": unit.frozen_since is not None})
 
 
-async def warning_to_problem(msg: Incoming, ctx: Context) -> Reply:
-    """转整改 <预警号|反馈号> [期限]: the warning (or feedback) becomes a linked problem in the 整改 ledger."""
-    if ctx.raw_args.strip().upper().startswith("FK"):
-        return await feedback_to_problem(msg, ctx)
-    if ctx.raw_args.strip().upper().startswith("ZF"):
-        from handlers.visits.commands import visit_to_problem
-
-        return await visit_to_problem(msg, ctx)
-    parts = ctx.raw_args.split(maxsplit=1)
-    if not parts:
-        return usage("请写上预警号或反馈回执号。", "转整改 预警号|反馈号 [期限]", "转整改 YJ-2026-0003 20个工作日")
-    number = parts[0].upper()
+async def warning_draft(msg: Incoming, ctx: Context, token: str) -> Draft | Reply:
+    """转整改 YJ-…: the warning as a problem draft, linked back to the warning."""
+    number = token.upper()
     async with ctx.db.read() as session:
         warning = (await session.exec(select(Warning).where(Warning.number == number))).first()
+        problem = await session.get(Problem, warning.problem_id) if warning and warning.problem_id else None
     if warning is None:
-        return text_reply(f"没有找到预警“{parts[0]}”。", "not_found")
+        return text_reply(f"没有找到预警“{token}”。", "not_found")
     if warning.problem_id is not None:
-        async with ctx.db.read() as session:
-            problem = await session.get(Problem, warning.problem_id)
         return text_reply(f"{warning.number} 已转为整改问题 {problem.number if problem else ''}。")
-    try:
-        deadline = await _parse_when(parts[1] if len(parts) > 1 else "20个工作日", msg, ctx, {})
-    except Invalid as e:
-        return usage(str(e), "转整改 预警号 [期限]", "转整改 YJ-2026-0003 20个工作日")
-    data = {"unit": warning.unit_id, "source": "预警", "deadline": deadline,
-            "description": f"{describe(warning.rule, warning.subject, warning.level, warning.evidence)}（{number}）",
-            "requirement": "请核实情况，按规定整改并报告。"}
 
     async def link(session: Any, problem: Problem) -> None:
         row = await session.get(Warning, warning.id)
         row.problem_id = problem.id
         session.add(row)
 
-    return await assign_problem(msg, ctx, data, origin=f"warning:{number}", on_created=link)
+    return Draft(unit_id=warning.unit_id, source="预警", origin=f"warning:{number}", link=link,
+                 description=f"{describe(warning.rule, warning.subject, warning.level, warning.evidence)}（{number}）",
+                 requirement="请核实情况，按规定整改并报告。")
+
+
+def add_problem_source(sources: ProblemSources) -> None:
+    sources.add(ProblemSource(key="warning", prefix="YJ", label="预警号", example="转整改 YJ-2026-0003 20个工作日",
+                              load=warning_draft))
 
 
 def register(router: Router) -> None:
@@ -129,8 +117,6 @@ def register(router: Router) -> None:
                        "预警 [单位]", aliases=("编制预警",), topic="预警"))
     router.add(Command("编制", show_establishment, Right.PROBLEM_VIEW, "查看核定与实有编制、领导职数和空编",
                        "编制 [单位]", aliases=("编制情况", "空编"), topic="预警"))
-    router.add(Command("转整改", warning_to_problem, Right.OFFICE_HANDLE, "把预警、监督员反馈或走访发现转为整改问题",
-                       "转整改 预警号|反馈号|走访记录号 [期限]", topic="预警"))
 
 
 

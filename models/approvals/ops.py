@@ -51,7 +51,7 @@ class Change:
         return not self.created and self.old_status != self.item.status
 
 
-def _local_date(moment: datetime):  # type: ignore[no-untyped-def]
+def _local_date(moment: datetime):
     return moment.astimezone(LOCAL_TZ).date()
 
 

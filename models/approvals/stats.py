@@ -82,7 +82,7 @@ async def period_stats(session: AsyncSession, start: date, end: date, unit_id: i
     return stats
 
 
-async def _p90_by_type(session: AsyncSession, where) -> dict[str, int]:  # type: ignore[no-untyped-def]
+async def _p90_by_type(session: AsyncSession, where) -> dict[str, int]:
     """90th percentile of working days per type, nearest rank: the ceil(0.9 n)-th smallest."""
     ranked = select(
         T.type.label("type"), T.working_days.label("days"),

@@ -2,8 +2,9 @@
 
 A year is covered when the chinese_calendar package has its data, or when an administrator
 imported its official full-year arrangement (`import holidays` with 全年正式安排=是). A partial
-file (one county holiday, one correction) does not cover a year: it stays provisional. From 1 November the next year must be covered too: the State Council publishes the
-arrangement in October-December, and deadlines and reminders soon reach into January.
+file (one county holiday, one correction) does not cover a year: it stays provisional. From
+1 November the next year must be covered too: the State Council publishes the arrangement in
+October-December, and deadlines and reminders soon reach into January.
 This is the one place that decides coverage (doctor and the weekly reminder both ask here).
 """
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
 from itertools import accumulate
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import chinese_calendar
 from sqlmodel import select
@@ -38,7 +38,15 @@ from sqlmodel import select
 from models.calendar.tables import HolidayOverride, HolidayYear
 
 if TYPE_CHECKING:
-    from bot.db import Database
+    from contextlib import AbstractAsyncContextManager
+
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+
+class Database(Protocol):
+    """What the calendar needs of the runtime's database: a read session."""
+
+    def read(self) -> AbstractAsyncContextManager[AsyncSession]: ...
 
 PROBE_YEARS = range(1900, 2101)  # years probed for the package's data
 FIXED_HOLIDAYS = frozenset({(1, 1), (5, 1), (5, 2), (10, 1), (10, 2), (10, 3)})  # (month, day), rule-based years

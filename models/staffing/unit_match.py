@@ -63,3 +63,31 @@ def rank_units(units: list[Unit], text: str, limit: int = 5) -> list[Unit]:
 async def match_units(session: AsyncSession, text: str, limit: int = 5) -> list[Unit]:
     units = list((await session.exec(select(Unit))).all())
     return rank_units(units, text, limit)
+
+
+def _exact_key(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+class UnitIndex:
+    """Find a unit by full name, 统一社会信用代码 or short name (exact, after NFKC)."""
+
+    def __init__(self, units: list[Unit]) -> None:
+        self.by_name = {_exact_key(u.name): u for u in units}
+        self.by_uscc = {u.uscc.upper(): u for u in units}
+        self.by_short: dict[str, list[Unit]] = {}
+        for u in units:
+            if u.short_name:
+                self.by_short.setdefault(_exact_key(u.short_name), []).append(u)
+
+    def find(self, ref: str) -> Unit:
+        key = _exact_key(ref)
+        unit = self.by_name.get(key) or self.by_uscc.get(key.upper())
+        if unit is not None:
+            return unit
+        matches = self.by_short.get(key, [])
+        if len(matches) > 1:
+            raise LookupError(f"简称“{ref}”对应多个单位，请填写全称或统一社会信用代码")
+        if not matches:
+            raise LookupError(f"找不到单位“{ref}”")
+        return matches[0]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+DEPLOY = Path(__file__).resolve().parents[2] / "docs" / "deploy"
 
 
 def _unit(name: str) -> configparser.ConfigParser:

@@ -19,7 +19,7 @@ from tests.conftest import beijing
 
 @pytest.fixture
 async def services(demo_db):
-    return Services(db=demo_db, renderer=Renderer(), router=Router(), config=None)
+    return Services(db=demo_db, renderer=Renderer(), router=Router())
 
 
 async def add_problem(services, unit_short: str, deadline: date, assigned: date = date(2026, 9, 1)) -> Problem:
@@ -113,7 +113,7 @@ async def test_after_downtime_the_startup_scan_reminds_once_merged_per_person(de
     """The bot was down at 08:45: on start it scans at once; two rungs for 王芳 arrive as one message."""
     from tests.conftest import FakeClock
 
-    services = Services(db=demo_db, renderer=Renderer(), router=Router(), config=None)
+    services = Services(db=demo_db, renderer=Renderer(), router=Router())
     await add_problem(services, "教育局", date(2026, 10, 9))  # before5 on 9/24
     await add_problem(services, "教育局", date(2026, 9, 30))  # before3 on 9/24 (中秋 9/25-27 off)
     app = await make_bot(clock=FakeClock(beijing("2026-09-24 09:00")))

@@ -83,7 +83,7 @@ class StorageConfig:
 
 @dataclass(frozen=True)
 class RectificationConfig:
-    """整改 rules (shared/docs/domain.md); times are Beijing time "HH:MM"."""
+    """整改 rules (docs/rules.md); times are Beijing time "HH:MM"."""
 
     yellow_days: int = 5
     remind_before: list = field(default_factory=lambda: [5, 3, 1])  # working days before the deadline
@@ -117,7 +117,7 @@ class ApprovalsConfig:
 
 @dataclass(frozen=True)
 class WarningsConfig:
-    """预警 thresholds (shared/docs/domain.md, domain-facts.md §3)."""
+    """预警 thresholds (docs/rules.md)."""
 
     critical_ratio: float = 0.95  # 临界 at this share of the approved establishment
     retire_soon_months: int = 6  # 临退: retiring this month or within the next this-many months

@@ -2,7 +2,7 @@
 
 SQLite (the embedded default) runs in WAL mode with synchronous=FULL and a busy timeout, and a
 write transaction starts with `BEGIN IMMEDIATE`: a deferred transaction that reads and then
-writes can fail with "database is locked" without waiting (shared/docs/reliability.md §7).
+writes can fail with "database is locked" without waiting (docs/delivery.md).
 PostgreSQL (asyncpg) uses the same code; there both kinds of session are ordinary transactions.
 """
 

@@ -1,6 +1,6 @@
 """The outbox dispatcher: claims due rows with a lease and a fence, sends them, records the outcome.
 
-Design: shared/docs/reliability.md §8. Every instance runs one dispatcher. A claim commits
+Design: docs/delivery.md. Every instance runs one dispatcher. A claim commits
 before any HTTP call; a completion only counts if the row still carries our fence, so a
 dispatcher whose lease expired cannot overwrite the row's newer state. A claimed batch becomes
 calls (bot/outbox_batches.py): a person's mergeable reminders go out as one message, identical

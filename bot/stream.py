@@ -1,7 +1,7 @@
 """DingTalk in: the official `dingtalk-stream` client, made safe for an asyncio service.
 
 We keep the SDK's frame classes, handler classes and `route_message` (the real protocol code)
-and replace what blocks or breaks (shared/docs/dingtalk.md §1 and §8):
+and replace what blocks or breaks:
 - `open_connection` uses `requests` synchronously: ours posts with aiohttp, with a timeout, to
   the configured endpoint;
 - `start` sleeps fixed times and dies on an early error: ours reconnects with full-jitter

@@ -1,6 +1,6 @@
 """催办: approval items too long in one stage remind their handler, then the office leaders.
 
-Defaults (domain.md): more than 3 working days in a stage → the handler; more than 5 → the office
+Defaults (docs/rules.md): more than 3 working days in a stage → the handler; more than 5 → the office
 leaders. Each item is urged at most once per stage and audience (a 催办 event in its 全程纪实 marks
 it), and each person gets one message per run listing their items, not one message per item.
 """

@@ -1,6 +1,6 @@
 """The persistent outbox: every proactive push is a row, written in the transaction that caused it.
 
-See shared/docs/reliability.md §8. A row is one message to one recipient; `dedup_key` makes a
+See docs/delivery.md. A row is one message to one recipient; `dedup_key` makes a
 second enqueue of the same notification a no-op. The dispatcher (bot/outbox.py) claims rows with
 a lease and a fence and records the outcome.
 """

@@ -21,7 +21,7 @@ from models.calendar.workdays import WorkCalendar
 from models.rectification.rules import LIGHT_ICONS, days_phrase, light, local_today
 from models.staffing.unit_match import match_units
 
-TIME_LIMIT = 10  # working days for a daily item (domain.md; local practice)
+TIME_LIMIT = 10  # working days for a daily item (local practice; docs/rules.md)
 STUCK_DAYS = 3  # working days in one stage before 催办
 
 

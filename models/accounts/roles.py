@@ -1,4 +1,4 @@
-"""Roles and rights (shared/docs/domain.md, People and roles).
+"""Roles and rights (the role names are listed in docs/import-formats.md).
 
 A command names the right it needs; an account's roles grant rights. The administrator manages
 accounts and settings and has no business rights (seed 002: no single person decides alone).

@@ -1,4 +1,4 @@
-"""The project's one working-day calendar (shared/docs/domain.md, Working days).
+"""The project's one working-day calendar (docs/rules.md, 工作日与期限).
 
 Sources, in order of precedence for a day d:
 1. an administrator's override (table HolidayOverride, loaded by `import holidays`);

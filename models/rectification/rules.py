@@ -1,6 +1,6 @@
 """整改 rules that belong to the data: deadlines in working days, lights, the reminder ladder, quiet hours.
 
-Defaults are those of shared/docs/domain.md (整改); every one is a setting (`[rectification]`).
+Defaults are those of docs/rules.md (整改); every one is a setting (`[rectification]`).
 All functions are pure: they take a WorkCalendar and the current time, so tests can walk a
 problem through 国庆 or 春节 without waiting.
 """
@@ -92,7 +92,7 @@ def deadline_from(cal: WorkCalendar, assigned_on: date, workdays: int) -> date:
 
 
 def ladder_slots(left: int, status: str, rules: RectificationRules) -> list[Slot]:
-    """The rungs due on a working day with `left` working days left (see domain.md)."""
+    """The rungs due on a working day with `left` working days left (see docs/rules.md)."""
     if status in (CLOSED, IN_REVIEW):  # nothing to remind while the office reviews or after 销号
         return []
     if left > 0:

@@ -12,7 +12,7 @@ from models.base import utcnow
 STAFFING_TYPES = ("行政编制", "政法专项编制", "事业编制", "工勤编制")
 LEADER_LEVELS = ("单位领导", "内设机构领导")
 LEADER_RANKS = ("正职", "副职")
-# 人员状态 (domain-facts §3). Only people still on the books occupy 编制 and are checked by the 预警 rules.
+# 人员状态 (docs/import-formats.md). Only people still on the books occupy 编制 and are checked by the 预警 rules.
 ON_BOOKS_STATUSES = ("在编在岗", "在职", "借调", "挂职", "援派", "离岗创业", "长期病休", "停薪留职")
 OFF_BOOKS_STATUSES = ("退休", "离休", "离退", "去世", "调出", "辞职", "辞退", "解聘", "开除", "历史")
 KNOWN_STATUSES = ON_BOOKS_STATUSES + OFF_BOOKS_STATUSES

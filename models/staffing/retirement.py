@@ -1,4 +1,4 @@
-"""Statutory retirement under the 2025 gradual reform (shared/docs/domain-facts.md §1). Pure functions.
+"""Statutory retirement under the 2025 gradual reform (docs/rules.md, 退休年龄). Pure functions.
 
 《国务院关于渐进式延迟法定退休年龄的办法》 (from 2025-01-01): for every `step` birth months after
 January of the first affected cohort year the statutory age rises by one month, up to `cap` months:
@@ -11,7 +11,7 @@ January of the first affected cohort year the statutory age rises by one month, 
 The retirement month is the birth month plus the statutory age; the official tables give only the
 month, so every function works by month and `retirement_month` returns the first day of that month.
 
-Local-rule assumptions (marked [U] in domain-facts, to be confirmed with 组织部/人社局):
+Local-rule assumptions (to be confirmed with 组织部/人社局; see docs/rules.md):
 - 女处级60 (县处级女干部, women with 高级职称; 人社部发〔2015〕101号) is 60 years flat, no reform delay.
 - 其他 (特殊工种, 延长退休 of senior experts, …) has no automatic check: the functions return None.
 - 超龄未退 is flagged from the first day of the month after the retirement month, or from the day

@@ -1,6 +1,6 @@
 """预警 rules over the 实名制 snapshot, as set-based SQL: each rule is one query (aggregates and joins)
-that returns findings; nothing loops over people in Python. Definitions: shared/docs/domain.md (预警)
-and domain-facts.md §3; every threshold is a setting (`[warnings]`).
+that returns findings; nothing loops over people in Python. Definitions: docs/rules.md (预警)
+and docs/import-formats.md; every threshold is a setting (`[warnings]`).
 
 Levels: 1 提示, 2 关注, 3 严重. The establishment rule rises 临界 (1) → 满编 (2) → 超编 (3).
 Only people on the books count (人员状态, models.staffing.persons); a figure left blank in the units file

@@ -1,4 +1,4 @@
-"""File import of units and accounts (shared/docs/import-formats.md)."""
+"""File import of units and accounts (docs/import-formats.md)."""
 
 from __future__ import annotations
 

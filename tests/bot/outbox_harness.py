@@ -5,7 +5,7 @@ config file, HTTP port and emulator label: its DingTalk endpoint is `<emulator>/
 every request the emulator logs names the process that sent it. Crashes are SIGKILL, pauses are
 SIGSTOP/SIGCONT; the harness logs each one with its time (`Disruption`).
 
-The checker follows Jepsen's total-queue checker (shared/docs/reliability.md §9): it compares the
+The checker follows Jepsen's total-queue checker (docs/delivery.md): it compares the
 outbox table with the emulator's ledger. A message is identified by its recipient (the ledger's
 `to`) and the `[tag]` in its text; the row's dedup_key is `test.reminder:<tag>:<user>`. A merged
 message carries several tags. It reports

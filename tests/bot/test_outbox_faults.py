@@ -1,4 +1,4 @@
-"""The outbox under faults (shared/docs/reliability.md §8, §9): real `python -m bot run` processes
+"""The outbox under faults (docs/delivery.md): real `python -m bot run` processes
 killed with SIGKILL, paused with SIGSTOP, against the emulator's injected DingTalk faults.
 
 Every process test ends with the total-queue checker (tests/bot/outbox_harness.py): nothing lost,

@@ -115,7 +115,7 @@ def test_end_of_the_data_falls_back(cal: WorkCalendar):
     assert package_years() is not None and package_years()[1] >= 2026
     with pytest.raises(NotImplementedError):
         chinese_calendar.find_workday(6, D("2026-12-24"))
-    if package_years()[1] == 2026:  # the package of domain-facts §2
+    if package_years()[1] == 2026:  # the chinesecalendar release this project was built with
         # 12-25, 28, 29, 30, 31 are the first five; 2027-01-01 is a Friday but a fixed holiday.
         assert cal.add_workdays(D("2026-12-24"), 6) == D("2027-01-04")
         assert not cal.is_workday(D("2027-01-01"))

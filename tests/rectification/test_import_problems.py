@@ -1,4 +1,4 @@
-"""Import kind `problems` (问题台账), shared/docs/import-formats.md, on the 示例县 demo data."""
+"""Import kind `problems` (问题台账), docs/import-formats.md, on the 示例县 demo data."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Statutory retirement under the 2025 reform (models/staffing/retirement.py, domain-facts.md §1)."""
+"""Statutory retirement under the 2025 reform (models/staffing/retirement.py, docs/rules.md)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def ym(text: str) -> date:
     return date(int(year), int(month), 1)
 
 
-# Every row of the worked-examples table in domain-facts.md §1.
+# Every worked example of the 2025 reform (人社部), as listed in docs/rules.md.
 TABLE = [
     ("1964-12", "男", 0, (60, 0), "2024-12"),
     ("1965-01", "男", 1, (60, 1), "2025-02"),

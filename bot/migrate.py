@@ -23,8 +23,22 @@ def _alembic_config(connection) -> AlembicConfig:
 
 async def upgrade(db: Database, revision: str = "head") -> None:
     async with db.engine.connect() as conn:
-        await conn.run_sync(lambda c: command.upgrade(_alembic_config(c), revision))
-        await conn.commit()
+        sqlite = (await conn.get_raw_connection()).driver_connection if db.is_sqlite else None
+        if sqlite is not None:
+            # SQLite alters a table by copying it and dropping the old one ("batch" migrations): with
+            # foreign keys on, dropping a table that other rows point at fails. They are switched off
+            # for the migration (outside any transaction, where SQLite honours the pragma) and checked after.
+            await sqlite.execute("PRAGMA foreign_keys=OFF")
+        try:
+            await conn.run_sync(lambda c: command.upgrade(_alembic_config(c), revision))
+            await conn.commit()
+            if sqlite is not None:
+                broken = await (await sqlite.execute("PRAGMA foreign_key_check")).fetchall()
+                if broken:
+                    raise RuntimeError(f"升级后发现 {len(broken)} 处外键不一致：{broken[:5]}")
+        finally:
+            if sqlite is not None:
+                await sqlite.execute("PRAGMA foreign_keys=ON")
 
 
 async def is_current(db: Database) -> bool:

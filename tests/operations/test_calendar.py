@@ -20,7 +20,9 @@ def test_coverage_by_package_or_import():
 
     plain = WorkCalendar()
     assert year_covered(plain, PACKAGE_LAST) and not year_covered(plain, PACKAGE_LAST + 1)
-    loaded = WorkCalendar({date(PACKAGE_LAST + 1, 1, 1): False})
+    partial = WorkCalendar({date(PACKAGE_LAST + 1, 1, 1): False})  # one county day: still provisional
+    assert not year_covered(partial, PACKAGE_LAST + 1)
+    loaded = WorkCalendar({date(PACKAGE_LAST + 1, 1, 1): False}, official_years=[PACKAGE_LAST + 1])
     assert year_covered(loaded, PACKAGE_LAST + 1)
     assert cliff_year(plain, date(PACKAGE_LAST, 10, 31)) is None
     assert cliff_year(plain, date(PACKAGE_LAST, 11, 1)) == PACKAGE_LAST + 1

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from models.approvals.tables import TYPES
+from models.evaluation.rules import EvaluationRules
 from models.rectification.rules import RectificationRules
 
 SECRET_ENV = {
@@ -153,6 +154,31 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True)
+class EvaluationConfig:
+    """监管评价 (docs/evaluation.md)."""
+
+    weights: list = field(default_factory=lambda: [20, 30, 30, 20])  # 日常/重点工作/履职考评系统/随机监管
+    weights_by_year: dict = field(default_factory=dict)  # {"2028" = "25,25,30,20"}
+    tier_shares: list = field(default_factory=lambda: [20, 50, 20, 10])  # 优秀/良好/达标/不达标 %
+    last_n: int = 5  # 后五名
+    complaints_per_quarter: int = 3  # 异常名录: complaints in one quarter
+    recurrence_days: int = 365  # 异常名录: the same kind of problem again within this many days
+    watch_failing: bool = True  # 异常名录: 不达标 units
+    interview_remind_every: int = 5  # working days between 约谈 reminders
+
+    def year_weights(self) -> dict[int, tuple[float, ...]]:
+        return {int(y): tuple(float(x) for x in str(v).replace("，", ",").split(","))
+                for y, v in self.weights_by_year.items()}
+
+    def rules(self, stale_days: int = 90) -> EvaluationRules:
+        return EvaluationRules(
+            weights=tuple(float(w) for w in self.weights), weights_by_year=self.year_weights(),
+            tier_shares=tuple(int(s) for s in self.tier_shares), last_n=self.last_n, stale_days=stale_days,
+            complaints_per_quarter=self.complaints_per_quarter, recurrence_days=self.recurrence_days,
+            watch_failing=self.watch_failing, interview_remind_every=self.interview_remind_every)
+
+
+@dataclass(frozen=True)
 class Config:
     dingtalk: DingTalkConfig = field(default_factory=DingTalkConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -167,6 +193,7 @@ class Config:
     visits: VisitsConfig = field(default_factory=VisitsConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     base_dir: Path = Path(".")
 
     @property
@@ -202,6 +229,7 @@ def _section_class(name: str) -> type:
         "visits": VisitsConfig,
         "retention": RetentionConfig,
         "logging": LoggingConfig,
+        "evaluation": EvaluationConfig,
     }[name]
 
 
@@ -309,5 +337,23 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("配置项 [retention] message_text_days 应为 0（永久保留）或正整数")
     if cfg.logging.format not in ("text", "json"):
         raise ConfigError("配置项 [logging] format 应为 text 或 json")
+    _validate_evaluation(cfg.evaluation)
     if cfg.bot.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError("配置项 [bot] log_level 应为 DEBUG/INFO/WARNING/ERROR 之一")
+
+
+def _validate_evaluation(ev: EvaluationConfig) -> None:
+    if len(ev.weights) != 4 or abs(sum(ev.weights) - 100) > 1e-6 or min(ev.weights) < 0:
+        raise ConfigError("配置项 [evaluation] weights 应为四个非负数，合计 100，如 [20, 30, 30, 20]")
+    try:
+        by_year = ev.year_weights()
+    except ValueError:
+        raise ConfigError("配置项 [evaluation] weights_by_year 应写成 { \"2028\" = \"25,25,30,20\" }") from None
+    for year, weights in by_year.items():
+        if len(weights) != 4 or abs(sum(weights) - 100) > 1e-6 or min(weights) < 0:
+            raise ConfigError(f"配置项 [evaluation] weights_by_year 中 {year} 年的权重应为四个非负数，合计 100")
+    if len(ev.tier_shares) != 4 or sum(ev.tier_shares) != 100 or min(ev.tier_shares) < 0:
+        raise ConfigError("配置项 [evaluation] tier_shares 应为四个非负整数，合计 100，如 [20, 50, 20, 10]")
+    if ev.last_n < 0 or ev.complaints_per_quarter < 1 or ev.recurrence_days < 1 or ev.interview_remind_every < 1:
+        raise ConfigError("配置项 [evaluation] last_n、complaints_per_quarter、recurrence_days、"
+                          "interview_remind_every 应为正整数")

@@ -1,4 +1,5 @@
-"""Chat capabilities, one package each (accounts, rectification, approvals, warnings, feedback, visits).
+"""Chat capabilities, one package each (accounts, rectification, approvals, warnings, feedback, visits,
+evaluation).
 
 `register_all` composes their commands in help order, `register_flows` their guided dialogues,
 `import_kinds` their file imports and `template_dirs` their template folders. Only the composition
@@ -15,6 +16,10 @@ from bot.router import Router
 from handlers.accounts import basics, binding, import_accounts
 from handlers.approvals import import_approvals, progress, stats
 from handlers.calendar import import_holidays
+from handlers.evaluation import commands as evaluation
+from handlers.evaluation import export as evaluation_export
+from handlers.evaluation import import_complaints, import_indicators, import_scores, watchlist
+from handlers.evaluation import rounds as evaluation_rounds
 from handlers.feedback import filing, supervisors
 from handlers.rectification import export, import_problems, ledger, problems
 from handlers.rectification import sources as problem_sources
@@ -27,20 +32,20 @@ from handlers.warnings import commands as warnings
 
 MODULES = (
     basics, progress, stats, problems, warnings, filing, supervisors, visits, inspections, export, visits_export,
-    binding,
+    evaluation, watchlist, evaluation_rounds, evaluation_export, binding,
 )
-CAPABILITIES = ("accounts", "approvals", "rectification", "warnings", "feedback", "visits")
+CAPABILITIES = ("accounts", "approvals", "rectification", "warnings", "feedback", "visits", "evaluation")
 
 
 def register_all(router: Router) -> Router:
     sources = ProblemSources()  # rectification's registry: who can turn records into problems
-    for capability in (warnings, filing, visits):
+    for capability in (warnings, filing, visits, evaluation_rounds):
         capability.add_problem_source(sources)
     for module in MODULES:
         module.register(router)
     ledger.register(router, on_closed=sources.closed)
     problem_sources.register(router, sources)
-    router.attachment_handler = problems.receive_attachment
+    router.attachment_handler = evaluation.attachment_handler(problems.receive_attachment)  # 自评 files first
     return router
 
 
@@ -59,7 +64,8 @@ def register_flows() -> Dialogues:
 def import_kinds() -> list[KindSpec]:
     """Every file import kind, in the order `帮助` and the CLI list them."""
     return [import_units.SPEC, import_accounts.SPEC, import_holidays.SPEC, import_problems.SPEC,
-            import_persons.SPEC, import_groups.SPEC, import_approvals.SPEC]
+            import_persons.SPEC, import_groups.SPEC, import_approvals.SPEC, import_indicators.SPEC,
+            import_scores.SPEC, import_complaints.SPEC]
 
 
 def template_dirs() -> list[Path]:

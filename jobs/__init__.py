@@ -11,10 +11,10 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from jobs import approvals, calendar, dialogues, digest, feedback, rectification, retention, visits, warnings
+from jobs import approvals, calendar, dialogues, digest, evaluation, feedback, rectification, retention, visits, warnings
 
-JOB_MODULES: tuple[Any, ...] = (rectification, approvals, warnings, feedback, visits, dialogues, digest, calendar,
-                                 retention)
+JOB_MODULES: tuple[Any, ...] = (rectification, approvals, warnings, feedback, visits, evaluation, dialogues, digest,
+                                 calendar, retention)
 
 
 async def catch_up(services: Any) -> None:

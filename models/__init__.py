@@ -8,11 +8,24 @@ from models.approvals.tables import ApprovalEvent, ApprovalItem, ApprovalOptOut,
 from models.audit import AuditEvent, InboundMessage
 from models.calendar.tables import HolidayOverride, HolidayYear
 from models.dialogue import Dialogue
+from models.evaluation.tables import (
+    Blacklist,
+    Complaint,
+    EvaluationRound,
+    Indicator,
+    Interview,
+    ManualScore,
+    RoundItem,
+    ScoreSnapshot,
+    SelfAssessment,
+    SelfAttachment,
+)
 from models.feedback.tables import Feedback, FeedbackAttachment, FeedbackEvent, Meeting, MeetingReply
 from models.outbox import OutboxMessage, OutboxRate
 from models.rectification.tables import ExtensionRequest, Problem, ProblemAttachment, ProblemEvent
 from models.staffing.persons import Person, Warning
 from models.staffing.units import Unit
+from models.staffing.watchlist import WatchEntry
 from models.visits.tables import (
     PlannedVisit,
     RandomDraw,
@@ -30,7 +43,10 @@ __all__ = [
     "ApprovalOptOut",
     "AuditEvent",
     "BindingRequest",
+    "Blacklist",
+    "Complaint",
     "Dialogue",
+    "EvaluationRound",
     "ExtensionRequest",
     "Feedback",
     "FeedbackAttachment",
@@ -38,6 +54,9 @@ __all__ = [
     "HolidayOverride",
     "HolidayYear",
     "InboundMessage",
+    "Indicator",
+    "Interview",
+    "ManualScore",
     "Meeting",
     "MeetingReply",
     "OutboxMessage",
@@ -50,10 +69,15 @@ __all__ = [
     "ProcessedEvent",
     "RandomDraw",
     "RosterPlan",
+    "RoundItem",
     "SandingPlan",
+    "ScoreSnapshot",
+    "SelfAssessment",
+    "SelfAttachment",
     "Unit",
     "VisitAttachment",
     "VisitGroup",
     "VisitRecord",
     "Warning",
+    "WatchEntry",
 ]

@@ -36,11 +36,13 @@ async def load_demo_data(db: Database) -> list[str]:
 
 
 async def load_demo_extras(db: Database, today: date | None = None) -> list[str]:
-    """For `make demo` (and the README test): 实名制 persons, the 2027 holiday example, the visit groups
-    and approval items with their timelines, dated back from `today` (default: today in Beijing)."""
+    """For `make demo` (and the README test): 实名制 persons, the 2027 holiday example, the visit groups,
+    approval items with their timelines (dated back from `today`, default today in Beijing) and the 监管评价
+    indicators (12 共性, 6 关联, 5 个性) with some manual scores and complaints."""
     from bot.demo.approvals import load_demo_approvals
 
-    files = (("persons", "persons.csv"), ("holidays", "holidays-2027.csv"), ("groups", "groups.csv"))
+    files = (("persons", "persons.csv"), ("holidays", "holidays-2027.csv"), ("groups", "groups.csv"),
+             ("indicators", "indicators.csv"), ("scores", "scores.csv"), ("complaints", "complaints.csv"))
     lines = [(await import_file(db, kind, HERE / name)).summary() for kind, name in files]
     return [*lines, await load_demo_approvals(db, today or datetime.now(LOCAL_TZ).date())]
 
@@ -96,6 +98,10 @@ async def run_demo(data_dir: Path, port: int) -> int:
 
     found = await scan_warnings(app.services)
     print(f"预警扫描：{found.new} 条预警，已推送给相关单位和编办。")
+    from jobs.evaluation import daily, scored_county
+
+    await daily(app.services)
+    print(await scored_county(app.services))
     print(f"\n演示已启动：在浏览器打开 {url}/ ，选择身份后发送“帮助”。")
     print(f"健康检查：http://127.0.0.1:{app.port}/healthz 　按 Ctrl-C 结束。")
     stop = asyncio.Event()

@@ -31,6 +31,7 @@ from models.rectification.ops import accept, create_problem, decide_extension, p
 from models.rectification.rules import GREEN, RED, YELLOW, deadline_text, local_today
 from models.rectification.tables import CLOSED, IN_REVIEW, OPEN_STATUSES, SOURCES
 from models.staffing.unit_match import match_units
+from models.staffing.watchlist import watched_unit_ids
 
 ASSIGN_USAGE = "交办 单位 来源 期限 问题描述[；要求：整改要求]"
 ASSIGN_EXAMPLE = "交办 教育局 巡察 15个工作日 超编借调人员3名；要求：一个月内清退"
@@ -156,7 +157,8 @@ async def ledger(msg: Incoming, ctx: Context) -> Reply:
             query = query.where(Problem.unit_id.in_([u.id for u in units]))  # type: ignore[attr-defined]
             title = f"{'、'.join(u.label for u in units)}的整改台账"
         rows = (await session.exec(query.order_by(Problem.deadline, Problem.id))).all()
-    views = [view(p, u, cal, today, ctx) for p, u in rows]
+        watched = await watched_unit_ids(session)  # 监管异常名录: marked
+    views = [view(p, u, cal, today, ctx) | {"watched": u.id in watched} for p, u in rows]
     if arg in LIGHT_FILTERS:
         views = [v for v in views if v["colour"] == LIGHT_FILTERS[arg]]
         title = f"整改台账 · {arg.rstrip('灯')}灯"

@@ -18,6 +18,7 @@ from models import RandomDraw, SandingPlan, Unit
 from models.accounts.roles import Right, Role
 from models.accounts.tables import accounts_with_role
 from models.rectification.rules import local_today
+from models.staffing.watchlist import watched_unit_ids
 from models.visits.ops import priority_units, visit_units
 from models.visits.roster import draw, plan_sanding
 
@@ -83,10 +84,12 @@ async def random_inspection(msg: Incoming, ctx: Context) -> Reply:
     except ValueError as e:
         return usage(f"{e}。", "随机抽查 N家 M人", "随机抽查 5家 2人")
     async with ctx.db.write() as session:
-        unit_pool = [u.id for u in await visit_units(session)]
+        watched = await watched_unit_ids(session)  # 监管异常名录: two tickets each
+        pool = [u.id for u in await visit_units(session)]
+        unit_pool = sorted([*pool, *(u for u in watched if u in pool)])
         inspectors = sorted(a.user_id for a in await accounts_with_role(session, Role.OFFICE_STAFF))
-        if n_units > len(unit_pool) or n_people > len(inspectors) or n_units < 1 or n_people < 1:
-            return text_reply(f"只能从 {len(unit_pool)} 个单位、{len(inspectors)} 名编办业务员中抽取。", "invalid")
+        if n_units > len(set(unit_pool)) or n_people > len(inspectors) or n_units < 1 or n_people < 1:
+            return text_reply(f"只能从 {len(set(unit_pool))} 个单位、{len(inspectors)} 名编办业务员中抽取。", "invalid")
         seed = secrets.token_hex(8)
         units, people = draw(seed, unit_pool, n_units, inspectors, n_people)
         record = RandomDraw(seed=seed, units_wanted=n_units, inspectors_wanted=n_people,

@@ -15,6 +15,7 @@ from jobs.warnings import describe, label
 from models import Person, Problem, Unit, Warning
 from models.accounts.roles import Right
 from models.staffing.unit_match import match_units
+from models.staffing.watchlist import watched_unit_ids
 from models.warnings.rules import EST_COLUMNS, POST_COLUMNS, cangong_mislabel, on_books
 
 LEVEL_ICONS = {3: "🔴", 2: "🟠", 1: "🔵"}
@@ -43,7 +44,8 @@ async def show_warnings(msg: Incoming, ctx: Context) -> Reply:
         if units is not None:
             query = query.where(Warning.unit_id.in_([u.id for u in units if u]))  # type: ignore[attr-defined]
         rows = (await session.exec(query.order_by(Warning.level.desc(), Warning.unit_id, Warning.id))).all()
-    views = [_row(w, u, private=not msg.is_group) for w, u in rows]
+        watched = await watched_unit_ids(session)  # 监管异常名录: marked
+    views = [_row(w, u, private=not msg.is_group) | {"watched": u.id in watched} for w, u in rows]
     counts = {lvl: sum(w.level == lvl for w, _ in rows) for lvl in (3, 2, 1)}
     title = "机构编制预警" if units is None else f"{'、'.join(u.label for u in units if u)}的机构编制预警"
     return Reply("warnings_list.md.j2", {"title": title, "rows": views[:30], "more": max(0, len(views) - 30),

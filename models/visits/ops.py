@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.rectification.tables import OPEN_STATUSES, Problem
 from models.staffing.persons import Warning
 from models.staffing.units import Unit
+from models.staffing.watchlist import watched_unit_ids
 from models.visits.roster import RosterGroup, RosterInstance, RosterResult, RosterUnit, RosterWeights
 from models.visits.tables import PlannedVisit, RosterPlan, VisitGroup, VisitRecord
 
@@ -40,10 +41,11 @@ async def active_groups(session: AsyncSession) -> list[VisitGroup]:
 
 
 async def priority_units(session: AsyncSession, today: date) -> set[int]:
-    """Units with an open red (overdue) problem or an open severe warning go first (Q1)."""
+    """Units with an open red (overdue) problem, an open severe warning, or on the 监管异常名录 go first (Q1)."""
     red = select(Problem.unit_id).where(Problem.status.in_(OPEN_STATUSES), Problem.deadline < today)  # type: ignore[attr-defined]
     severe = select(Warning.unit_id).where(Warning.resolved_on.is_(None), Warning.level == 3)  # type: ignore[union-attr]
-    return set((await session.exec(red)).all()) | set((await session.exec(severe)).all())
+    watched = await watched_unit_ids(session)
+    return set((await session.exec(red)).all()) | set((await session.exec(severe)).all()) | watched
 
 
 OFFICE_ROLE_CODES = ("office_staff", "office_leader")  # models.accounts.roles.Role values (models never import bot/)

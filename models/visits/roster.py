@@ -391,18 +391,27 @@ def plan_sanding(units: list[tuple[int, bool]], years: list[int]) -> dict[int, i
 def draw(seed: str, unit_pool: list[int], n_units: int, inspector_pool: list[str],
          n_inspectors: int) -> tuple[list[int], list[str]]:
     """双随机: draw units, then inspectors, with one random.Random(seed) over the pools in canonical
-    order (unit ids ascending, inspector ids in string order, duplicates removed), by a partial
-    Fisher–Yates shuffle (position i swaps with randrange(i, n)). Results are in the order drawn;
-    the same seed and pools always give the same draw."""
+    order (unit ids ascending, inspector ids in string order), by a partial Fisher–Yates shuffle
+    (position i swaps with randrange(i, n)) that skips a value already drawn. A unit listed twice in
+    the pool (监管异常名录: double weight) has two tickets; inspectors are deduplicated. Results are
+    in the order drawn; the same seed and pools always give the same draw (a pool without repeats
+    draws exactly as before)."""
     rng = random.Random(seed)
 
-    def pick(pool: list, k: int) -> list:
-        items = sorted(set(pool))
-        if not 0 <= k <= len(items):
-            raise ValueError(f"只能从{len(items)}个中抽取，不能抽{k}个")
-        for i in range(k):
+    def pick(pool: list, k: int, *, tickets: bool) -> list:
+        items = sorted(pool) if tickets else sorted(set(pool))
+        distinct = len(set(items))
+        if not 0 <= k <= distinct:
+            raise ValueError(f"只能从{distinct}个中抽取，不能抽{k}个")
+        drawn: list = []
+        i = 0
+        while len(drawn) < k:
             j = rng.randrange(i, len(items))
             items[i], items[j] = items[j], items[i]
-        return items[:k]
+            if items[i] not in drawn:
+                drawn.append(items[i])
+            i += 1
+        return drawn
 
-    return pick([int(u) for u in unit_pool], n_units), pick([str(x) for x in inspector_pool], n_inspectors)
+    return (pick([int(u) for u in unit_pool], n_units, tickets=True),
+            pick([str(x) for x in inspector_pool], n_inspectors, tickets=False))

@@ -91,7 +91,7 @@ async def announce_annual(services: Services, year: int, now: datetime | None = 
         results = await score_year(session, year, date(year, 12, 31), cal, rules)
         if not results:
             return None
-        outcome = await ops.finalize_year(session, year, results, rules)
+        outcome = await ops.finalize_year(session, year, results, rules, now)
         names = {r.unit_id: r.name for r in results}
         data: dict[str, Any] = {
             "year": year, "new": outcome.new,

@@ -112,7 +112,7 @@ class AnnualOutcome:
 
 
 async def finalize_year(session: AsyncSession, year: int, results: list[UnitResult],
-                        rules: EvaluationRules) -> AnnualOutcome:
+                        rules: EvaluationRules, now: datetime | None = None) -> AnnualOutcome:
     """年度定级: tiers, last five, 约谈 tasks and the three-year 黑名单. Idempotent per year."""
     existing = (await session.exec(select(ScoreSnapshot).where(ScoreSnapshot.year == year,
                                                                 ScoreSnapshot.month == 0))).all()
@@ -133,7 +133,8 @@ async def finalize_year(session: AsyncSession, year: int, results: list[UnitResu
         bad_years.setdefault(unit_id, set()).add(y)
     for unit_id in sorted(out.bottom | set(out.failing)):
         reasons = [w for w, hit in (("后五名", unit_id in out.bottom), ("不达标", unit_id in out.failing)) if hit]
-        session.add(Interview(year=year, unit_id=unit_id, reason=f"{year} 年度考评{'、'.join(reasons)}"))
+        session.add(Interview(year=year, unit_id=unit_id, reason=f"{year} 年度考评{'、'.join(reasons)}",
+                              created_at=now or utcnow()))
         audit(session, "evaluation.interview", "unit", unit_id, f"{year} 年度考评{'、'.join(reasons)}，需约谈")
         out.interviews.append(unit_id)
         if three_years_running(bad_years.get(unit_id, set()) | {year}, year):

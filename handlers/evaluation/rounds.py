@@ -49,7 +49,7 @@ async def evaluate(msg: Incoming, ctx: Context) -> Reply:
     if kind == HIGHLIGHT:
         async with ctx.db.write() as session:
             item = await rounds.add_item(session, rnd, kind, rest[:2000], ctx.account.user_id)
-        return note("item_added", number=item.number, kind=kind, round=f"{rnd.year} {rnd.name}")
+        return note("item_added", number=item.number, kind=kind, round=f"{rnd.year} {rnd.name}", owner="", due="")
     parts = rest.split(maxsplit=2)
     if len(parts) < 3:
         return usage("请写上单位（或负责人）、期限和内容。", ROUND_USAGE,

@@ -29,7 +29,7 @@ async def watchlist(msg: Incoming, ctx: Context) -> Reply:
         return usage("请写上加入或移出、单位和理由（理由会告知单位并留痕）。", WATCH_USAGE,
                      "异常名录 加入 教育局 群众投诉集中")
     if not ctx.can(Right.OFFICE_HANDLE):
-        return Reply("denied.md.j2", {}, outcome="denied")
+        return note("watch_denied", "denied")
     action, unit_text, reason = m.group(1), m.group(2), m.group(3).strip()
     assert ctx.account is not None
     now = ctx.services.clock()

@@ -35,7 +35,7 @@ async def ranking(msg: Incoming, ctx: Context) -> Reply:
     rules = rules_of(ctx.services)
     async with ctx.db.read() as session:
         results = await score(ctx.services, session, year, min(today, date(year, 12, 31)))
-        annual = await ops.snapshot_ranks(session, year, 0) if m else {}
+        annual = await ops.annual_tiers(session, year) if m else {}
         previous: dict[int, int] = {}
         for month in range(min(today.month if year == today.year else 12, 12), 0, -1):
             previous = await ops.snapshot_ranks(session, year, month)
@@ -44,8 +44,8 @@ async def ranking(msg: Incoming, ctx: Context) -> Reply:
         watched = await watched_unit_ids(session)
     if not results:
         return note("no_indicators", "invalid")
-    band = bands(results, rules)
-    rows = [{"rank": r.rank, "unit": r.name, "total": r.total, "band": band[r.unit_id],
+    band = annual or bands(results, rules)  # the tiers fixed by 年度定级, else where units stand now
+    rows = [{"rank": r.rank, "unit": r.name, "total": r.total, "band": band.get(r.unit_id, ""),
              "move": movement(r.rank, previous.get(r.unit_id)) if previous else "", "watched": r.unit_id in watched}
             for r in results]
     title = f"{year} 年度监管评价排名" if m else f"{year} 年监管评价排名（截至 {today:%m月%d日}）"

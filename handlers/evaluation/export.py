@@ -25,14 +25,15 @@ async def _year_results(ctx: Context) -> tuple[int, list[UnitResult], dict[str, 
     rules = rules_of(ctx.services)
     async with ctx.db.read() as session:
         results = await score(ctx.services, session, year, min(today, date(year, 12, 31)))
-        final = await ops.snapshot_ranks(session, year, 0)
-        black = [u.name for b, u in await ops.blacklist(session) if b.year == year]
-    tiers = bands(results, rules) if results else {}
+        final = await ops.annual_tiers(session, year)
+        black = [u.label for b, u in await ops.blacklist(session) if b.year == year]
+    tiers = final or (bands(results, rules) if results else {})
     bottom = last_n({r.unit_id: r.total for r in results}, rules.last_n)
-    by_tier = {t: [r.name for r in results if tiers[r.unit_id] == t] for t in ("优秀", "良好", "达标", "不达标")}
+    by_tier = {t: [r.name for r in results if tiers.get(r.unit_id) == t] for t in ("优秀", "良好", "达标", "不达标")}
     data = {"year": year, "final": bool(final), "as_of": min(today, date(year, 12, 31)).isoformat(),
             "count": len(results), "by_tier": by_tier, "bottom": [r.name for r in results if r.unit_id in bottom],
-            "rows": [{"rank": r.rank, "unit": r.name, "total": r.total, "band": tiers[r.unit_id]} for r in results],
+            "rows": [{"rank": r.rank, "unit": r.name, "total": r.total, "band": tiers.get(r.unit_id, "")}
+                     for r in results],
             "blacklisted": black, "last_n": rules.last_n}
     return year, results, data
 
@@ -51,7 +52,7 @@ async def export_scores(msg: Incoming, ctx: Context) -> Reply:
     if not results:
         return note("no_indicators", "invalid")
     text = ctx.services.renderer.render("evaluation_bulletin.md.j2", data)
-    tiers = bands(results, rules_of(ctx.services))
+    tiers = {r.unit_id: row["band"] for r, row in zip(results, data["rows"], strict=True)}
     content = await asyncio.to_thread(build_scores_xlsx, results, tiers, year=year, bulletin=text)
     return await send_export(msg, ctx, content, f"监管评价考评表-{year}.xlsx", f"{year} 年考评表")
 

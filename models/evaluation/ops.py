@@ -171,6 +171,13 @@ async def blacklist(session: AsyncSession) -> list[tuple[Blacklist, Unit]]:
     return list(rows.all())
 
 
+async def annual_tiers(session: AsyncSession, year: int) -> dict[int, str]:
+    """The tiers fixed by 年度定级 (empty before it)."""
+    rows = await session.exec(select(ScoreSnapshot.unit_id, ScoreSnapshot.tier).where(
+        ScoreSnapshot.year == year, ScoreSnapshot.month == 0))
+    return dict(rows.all())
+
+
 async def annual_result(session: AsyncSession, year: int, unit_id: int) -> ScoreSnapshot | None:
     return (await session.exec(select(ScoreSnapshot).where(
         ScoreSnapshot.year == year, ScoreSnapshot.month == 0, ScoreSnapshot.unit_id == unit_id))).first()

@@ -5,6 +5,7 @@ file, the exports (no live formulas), 考评通报, and 帮助 per role."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from io import BytesIO
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from openpyxl import load_workbook
 from sqlmodel import select
 
 from bot.app import import_file
-from models import AuditEvent, SelfAttachment, Unit
+from models import AuditEvent, Indicator, SelfAttachment, Unit
 from tests.conftest import Chat, FakeClock, beijing
 
 DEMO = Path(__file__).resolve().parents[2] / "bot" / "demo"
@@ -126,3 +127,20 @@ async def test_units_are_matched_by_the_shared_matcher(app, chat):
     async with app.db.read() as s:
         assert (await s.exec(select(Unit).where(Unit.short_name == "教育局"))).one()
     assert "没有找到单位“不存在局”" in (await chat.say("bb_ywy1", "考评 不存在局")).text
+
+
+async def test_the_demo_shows_a_scored_county(demo_db):
+    from bot.context import Services
+    from bot.demo import load_demo_extras
+    from bot.render import Renderer
+    from bot.router import Router
+    from jobs.evaluation import scored_county
+
+    summaries = await load_demo_extras(demo_db)
+    assert "考评指标导入完成：新增 23，更新 0，未变 0" in summaries
+    async with demo_db.read() as s:
+        categories = Counter(i.category for i in (await s.exec(select(Indicator))).all())
+    assert categories == {"共性": 12, "关联": 6, "个性": 5}
+    services = Services(db=demo_db, renderer=Renderer(), router=Router(), clock=lambda: beijing("2026-11-23 10:00"))
+    line = await scored_county(services)
+    assert line.startswith("监管评价：31 家单位已计分，第一名 ") and "最后一名 " in line

@@ -87,6 +87,12 @@ async def test_annual_tiers_interviews_reminders_blacklist_and_watchlist(app, ch
         interviews = (await s.exec(select(Interview))).all()
         assert len(interviews) == 5  # the last five (不达标 are among them)
         assert (await s.exec(select(WatchEntry).where(WatchEntry.unit_id == town))).one().source == "tier"
+    ranking = await chat.say("bb_ywy1", "考评 2026")
+    assert "2026 年度监管评价排名" in ranking.text and "年度定级结果" in ranking.text
+    assert "城关镇（异常名录）" in ranking.text and "第1名 教育局：100.00 分 · 优秀" in ranking.text
+    assert "· 不达标" in ranking.text
+    bulletin = await chat.say("bb_ld1", "考评通报 2026")
+    assert "现将 2026 年度监管评价结果通报如下" in bulletin.text and "纳入机构编制黑名单的单位：城关镇" in bulletin.text
     again = await chat.say("bb_ld1", "年度定级 2026")
     assert "（已定级）" in again.text
     assert len(emulator.pushes_to("bb_ld2")) == 2  # nothing told twice

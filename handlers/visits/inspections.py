@@ -91,7 +91,7 @@ async def random_inspection(msg: Incoming, ctx: Context) -> Reply:
         if n_units > len(set(unit_pool)) or n_people > len(inspectors) or n_units < 1 or n_people < 1:
             return text_reply(f"只能从 {len(set(unit_pool))} 个单位、{len(inspectors)} 名编办业务员中抽取。", "invalid")
         seed = secrets.token_hex(8)
-        units, people = draw(seed, unit_pool, n_units, inspectors, n_people)
+        units, people = draw(seed, unit_pool, n_units, inspectors, n_people, unit_tickets=True)
         record = RandomDraw(seed=seed, units_wanted=n_units, inspectors_wanted=n_people,
                             unit_pool=json.dumps(unit_pool), inspector_pool=json.dumps(inspectors),
                             units=json.dumps(units), inspectors=json.dumps(people),
@@ -115,8 +115,9 @@ async def recheck(msg: Incoming, ctx: Context) -> Reply:
         record = await session.get(RandomDraw, number)
         if record is None:
             return text_reply(f"没有第 {number} 号抽查。", "not_found")
+        # the pool as kept: a unit listed twice (监管异常名录) had two tickets
         units, people = draw(record.seed, json.loads(record.unit_pool), record.units_wanted,
-                             json.loads(record.inspector_pool), record.inspectors_wanted)
+                             json.loads(record.inspector_pool), record.inspectors_wanted, unit_tickets=True)
         same = units == json.loads(record.units) and people == json.loads(record.inspectors)
         names = await _names(session, units, people)
     verdict = "与当时结果一致 ✅" if same else "与当时结果不一致 ❌（请联系编办核查）"

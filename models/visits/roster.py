@@ -389,13 +389,13 @@ def plan_sanding(units: list[tuple[int, bool]], years: list[int]) -> dict[int, i
 
 
 def draw(seed: str, unit_pool: list[int], n_units: int, inspector_pool: list[str],
-         n_inspectors: int) -> tuple[list[int], list[str]]:
+         n_inspectors: int, *, unit_tickets: bool = False) -> tuple[list[int], list[str]]:
     """双随机: draw units, then inspectors, with one random.Random(seed) over the pools in canonical
-    order (unit ids ascending, inspector ids in string order), by a partial Fisher–Yates shuffle
-    (position i swaps with randrange(i, n)) that skips a value already drawn. A unit listed twice in
-    the pool (监管异常名录: double weight) has two tickets; inspectors are deduplicated. Results are
-    in the order drawn; the same seed and pools always give the same draw (a pool without repeats
-    draws exactly as before)."""
+    order (unit ids ascending, inspector ids in string order, duplicates removed), by a partial
+    Fisher–Yates shuffle (position i swaps with randrange(i, n)). Results are in the order drawn;
+    the same seed and pools always give the same draw. With `unit_tickets`, a unit listed twice in the
+    pool (监管异常名录: double weight) keeps two tickets and a ticket of a unit already drawn is skipped;
+    a pool without repeats draws exactly as without it."""
     rng = random.Random(seed)
 
     def pick(pool: list, k: int, *, tickets: bool) -> list:
@@ -413,5 +413,5 @@ def draw(seed: str, unit_pool: list[int], n_units: int, inspector_pool: list[str
             i += 1
         return drawn
 
-    return (pick([int(u) for u in unit_pool], n_units, tickets=True),
+    return (pick([int(u) for u in unit_pool], n_units, tickets=unit_tickets),
             pick([str(x) for x in inspector_pool], n_inspectors, tickets=False))

@@ -118,10 +118,12 @@ def test_double_weight_in_the_draw_and_unchanged_draws_without_repeats():
         return items[:k]
 
     for seed in ("a1", "b2", "c3", "d4"):
-        assert draw(seed, list(range(1, 32)), 5, ["x", "y"], 1)[0] == old_draw(seed, list(range(1, 32)), 5)
-    first = Counter(draw(str(seed), [1, 1, 2, 3], 1, ["x"], 1)[0][0] for seed in range(3000))
+        pool = list(range(1, 32))
+        assert draw(seed, pool, 5, ["x", "y"], 1, unit_tickets=True)[0] == old_draw(seed, pool, 5)
+        assert draw(seed, pool, 5, ["x", "y"], 1)[0] == old_draw(seed, pool, 5)
+    first = Counter(draw(str(seed), [1, 1, 2, 3], 1, ["x"], 1, unit_tickets=True)[0][0] for seed in range(3000))
     assert 1400 < first[1] < 1600  # two tickets of four: about half of the draws
     assert 600 < first[2] < 900 and 600 < first[3] < 900
-    assert sorted(draw("z", [1, 1, 2], 2, ["x"], 1)[0]) == [1, 2]  # a unit is drawn once at most
+    assert sorted(draw("z", [1, 1, 2], 2, ["x"], 1, unit_tickets=True)[0]) == [1, 2]  # drawn once at most
     with pytest.raises(ValueError):
-        draw("z", [1, 1, 2], 3, ["x"], 1)
+        draw("z", [1, 1, 2], 3, ["x"], 1, unit_tickets=True)

@@ -23,6 +23,7 @@ from models.staffing.units import Unit
 from models.staffing.watchlist import SOURCE_LABELS, WatchEntry
 
 log = logging.getLogger(__name__)
+CATCH_UP_WORKDAYS = 5  # a 通报 missed on the first working day still goes out within this many working days
 
 
 def evaluation_rules(services: Services) -> EvaluationRules:
@@ -40,11 +41,13 @@ def unit_report(result: UnitResult, band: str) -> dict[str, Any]:
 
 
 async def monthly_report(services: Services, now: datetime | None = None) -> int:
-    """On the first working day of a month: the ranking of the year to the end of last month to the
-    office leaders (with movements), each unit its own result; in January also the annual result."""
+    """On the first working day of a month (once; up to four working days later when the bot was down):
+    the ranking of the year to the end of last month to the office leaders (with movements), each unit
+    its own result; in January also the annual result."""
     now = now or services.clock()
     today, cal = local_today(now), await services.calendar()
-    if not cal.is_workday(today) or cal.next_workday(today.replace(day=1)) != today:
+    first = cal.next_workday(today.replace(day=1))
+    if not first <= today or cal.workdays_between(first, today) >= CATCH_UP_WORKDAYS:
         return 0
     last_day = today.replace(day=1) - timedelta(days=1)
     year, month = last_day.year, last_day.month

@@ -148,8 +148,9 @@ def attachment_handler(fallback: Handler) -> Handler:
         since = ctx.services.clock() - timedelta(minutes=ATTACH_MINUTES)
         async with ctx.db.read() as session:
             own = await ops.recent_self_assessment(session, ctx.account.id, since)  # type: ignore[arg-type]
-        if own is None:
-            return await fallback(msg, ctx)
+            other = await ops.latest_other_report(session, ctx.account.id, since)  # type: ignore[arg-type]
+        if own is None or (other is not None and other > own.created_at):
+            return await fallback(msg, ctx)  # the files belong to a later 整改报告 or 走访记录
         store = FileStore(ctx.services.config.storage_dir)
         try:
             assert ctx.services.api is not None

@@ -82,6 +82,13 @@ async def test_self_assessment_with_a_file_is_shown_beside_the_office_score(app,
         assert len((await s.exec(select(SelfAttachment))).all()) == 1
     sheet = await chat.say("bb_ywy1", "考评 教育局")
     assert "单位自评：95 分（全年无违规用编" in sheet.text and "**98.80**" in sheet.text
+    # a 整改报告 sent after the 自评: the next photo belongs to the report
+    await chat.say("bb_ywy1", "交办 教育局 巡察 10个工作日 超编借调人员3名")
+    await chat.say("jyj_ll", "整改 ZG-2026-0001 已清退")
+    emulator.files["rect-1"] = b"\x89PNG report photo"
+    photo = emulator.message("jyj_ll", "", msgtype="picture", content={"downloadCode": "rect-1"})
+    await emulator.deliver(photo)
+    assert "作为 ZG-2026-0001 的整改材料保存" in (await emulator.wait_reply(photo["msgId"])).text
 
 
 async def test_export_scores_and_bulletin(app, chat, emulator):

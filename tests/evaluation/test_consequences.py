@@ -66,6 +66,15 @@ async def test_monthly_report_ranks_with_movements_for_leaders_and_own_result_fo
     assert await monthly_report(app.services, beijing("2026-12-02 10:00")) == 0  # not the first working day
 
 
+async def test_a_missed_report_goes_out_later_in_the_month(app, emulator):
+    app.services.clock.set(beijing("2026-12-03 10:00"))  # the bot was down on the 1st
+    assert await monthly_report(app.services) > 0
+    [leader] = await emulator.wait_push("bb_ld1")
+    assert "2026 年 11 月考评通报" in leader.text
+    assert await monthly_report(app.services, beijing("2026-12-04 10:00")) == 0
+    assert await monthly_report(app.services, beijing("2026-11-30 10:00")) == 0  # too late for October's
+
+
 async def test_annual_tiers_interviews_reminders_blacklist_and_watchlist(app, chat, emulator):
     town, media = app.ids["城关镇"], app.ids["县医院"]
     async with app.db.write() as s:  # 城关镇 bad in 2024 and 2025; 县医院 only in 2024

@@ -11,7 +11,18 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from jobs import approvals, calendar, dialogues, digest, evaluation, feedback, rectification, retention, visits, warnings
+from jobs import (
+    approvals,
+    calendar,
+    dialogues,
+    digest,
+    evaluation,
+    feedback,
+    rectification,
+    retention,
+    visits,
+    warnings,
+)
 
 JOB_MODULES: tuple[Any, ...] = (rectification, approvals, warnings, feedback, visits, evaluation, dialogues, digest,
                                  calendar, retention)

@@ -1,7 +1,7 @@
 """evaluation and watchlist
 
 Revision ID: 0013
-Revises: 0007
+Revises: 0010
 Create Date: 2026-11-29 09:59:03.259930
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = '0013'
-down_revision: str | None = '0007'
+down_revision: str | None = '0010'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

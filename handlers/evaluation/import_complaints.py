@@ -4,7 +4,7 @@ imported (same 日期, 单位, 类别, 摘要) is counted as unchanged. They fee
 from __future__ import annotations
 
 from bot.db import Database
-from bot.importing.base import Column, ErrorLog, ImportJob, KindSpec, parse_columns
+from bot.importing.base import Column, ImportJob, KindSpec, parse_columns
 from bot.importing.fields import parse_date, text
 from bot.importing.reader import Row
 from models.evaluation.imports import all_units, complaint_keys
@@ -20,7 +20,7 @@ COLUMNS = (
 
 
 async def load(db: Database, rows: list[Row], job: ImportJob) -> None:
-    errors = ErrorLog()
+    errors = job.errors
     parsed = [(row, parse_columns(row, COLUMNS, errors)) for row in rows]
     async with db.write() as session:
         units = UnitIndex(await all_units(session))
@@ -43,4 +43,5 @@ async def load(db: Database, rows: list[Row], job: ImportJob) -> None:
 SPEC = KindSpec(
     kind="complaints", label="投诉", entity="complaint",
     headers=tuple(c.header for c in COLUMNS), required=tuple(c.header for c in COLUMNS if c.required), load=load,
+    keys=(("日期", "单位", "类别", "摘要"),),
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.db import Database
-from bot.importing.base import Column, ErrorLog, ImportJob, KindSpec, first_seen, parse_columns
+from bot.importing.base import Column, ImportJob, KindSpec, first_seen, parse_columns
 from bot.importing.fields import as_text, choice, parse_list, text
 from bot.importing.reader import Row
 from models.evaluation.imports import all_units, indicators_by_name
@@ -44,7 +44,7 @@ COLUMNS = (
 
 
 async def load(db: Database, rows: list[Row], job: ImportJob) -> None:
-    errors = ErrorLog()
+    errors = job.errors
     parsed = [(row, parse_columns(row, COLUMNS, errors)) for row in rows]
     seen: dict[Any, int] = {}
     async with db.write() as session:
@@ -69,4 +69,5 @@ async def load(db: Database, rows: list[Row], job: ImportJob) -> None:
 SPEC = KindSpec(
     kind="indicators", label="考评指标", entity="indicator",
     headers=tuple(c.header for c in COLUMNS), required=tuple(c.header for c in COLUMNS if c.required), load=load,
+    keys=(("指标名称",),),
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.db import Database
-from bot.importing.base import Column, ErrorLog, ImportJob, KindSpec, parse_columns
+from bot.importing.base import Column, ImportJob, KindSpec, parse_columns
 from bot.importing.fields import as_text, parse_count, text
 from bot.importing.reader import Row
 from models.base import LOCAL_TZ, utcnow
@@ -35,7 +35,7 @@ COLUMNS = (
 
 
 async def load(db: Database, rows: list[Row], job: ImportJob) -> None:
-    errors = ErrorLog()
+    errors = job.errors
     parsed = [(row, parse_columns(row, COLUMNS, errors)) for row in rows]
     this_year = utcnow().astimezone(LOCAL_TZ).year
     async with db.write() as session:
@@ -66,4 +66,5 @@ async def load(db: Database, rows: list[Row], job: ImportJob) -> None:
 SPEC = KindSpec(
     kind="scores", label="人工评分", entity="manual_score",
     headers=tuple(c.header for c in COLUMNS), required=tuple(c.header for c in COLUMNS if c.required), load=load,
+    keys=(("单位", "指标", "年度"),),
 )

@@ -1,4 +1,4 @@
-"""考评表 and 三张清单 as .xlsx (openpyxl). Every string cell is written as text, so a value typed
+"""考评表 and 三张清单 as .xlsx (openpyxl). Every cell goes through bot.xlsx_text, so a value typed
 by a user that starts with = + - @ never becomes a live formula."""
 
 from __future__ import annotations
@@ -10,14 +10,13 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.worksheet.worksheet import Worksheet
 
+from bot import xlsx_text
 from models.evaluation.scoring import UnitResult
 
 
 def _row(sheet: Worksheet, values: list[Any], *, bold: bool = False) -> None:
-    sheet.append(values)
+    sheet.append(xlsx_text.row(sheet, values))  # strings as text, never a formula
     for cell in sheet[sheet.max_row]:
-        if isinstance(cell.value, str):
-            cell.data_type = "s"  # text, never a formula
         cell.alignment = Alignment(vertical="top", wrap_text=isinstance(cell.value, str) and len(cell.value) > 20)
         if bold:
             cell.font = Font(bold=True)

@@ -98,6 +98,7 @@ class BotApp:
         self.outbox.stop()
         await self.stream.stop()
         await self.stream.drain()
+        await self.dispatcher.audit.close()  # in-flight messages are answered: record what they were
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         for task in self._tasks:

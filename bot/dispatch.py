@@ -1,4 +1,9 @@
-"""The message pipeline: dedup → identify → rate limit → route → authorize → handle → reply → audit."""
+"""The message pipeline: dedup → identify → rate limit → route → authorize → handle → reply → audit.
+
+The hot path is kept to one write transaction (the dedup insert, which is also the audit row) and
+one identity query (account, unit, open dialogue); the audit completion is written in batches off
+the reply path (bot/audit_buffer.py), and the outbox is woken only when a handler queued something.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +13,17 @@ import time
 from typing import Any
 
 from dingtalk_stream import ChatbotMessage
-from sqlmodel import update
 
+from bot.audit_buffer import AuditBuffer
 from bot.context import Attachment, Context, Incoming, Reply, Services
 from bot.dingtalk_api import DingTalkAPI, DingTalkError
 from bot.logs import CURRENT_MESSAGE
 from bot.render import robot_message, webhook_body
 from bot.router import RateLimiter, Router, as_dict
-from models import InboundMessage, Unit
+from models.accounts.identity import identify
 from models.accounts.roles import Right, Role, holders, rights_of, role_labels
-from models.accounts.tables import account_by_user
 from models.audit import record_inbound
-from models.outbox import enqueue, user_recipient
+from models.outbox import QUEUED, enqueue, user_recipient
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +65,7 @@ class Dispatcher:
         self._nudge = nudge  # wakes the outbox worker after a handler enqueued something
         self.metrics: Any = None  # bot.metrics.Metrics, set by the app
         self.replies_sent = 0  # sessionWebhook replies DingTalk accepted
+        self.audit = AuditBuffer(services.db)
 
     @property
     def router(self) -> Router:
@@ -73,6 +78,7 @@ class Dispatcher:
             log.warning("message without msgId ignored")
             return
         CURRENT_MESSAGE.set((msg.msg_id, msg.user_id))  # every log line of this task names the message
+        QUEUED.set(0)
         if not await self._first_delivery(msg):
             log.info("duplicate delivery of %s ignored", msg.msg_id)
             if self.metrics is not None:
@@ -86,8 +92,8 @@ class Dispatcher:
             reply = Reply("error.md.j2", outcome="error")
         if reply is not None:
             await self.send_reply(msg, reply)
-        await self._finish_audit(msg.msg_id, command, outcome, account_id)
-        if self._nudge is not None:
+        self.audit.complete(msg.msg_id, command, outcome, account_id)
+        if self._nudge is not None and QUEUED.get():
             self._nudge()
         seconds = time.monotonic() - started
         log.info("message handled", extra={"command": command, "outcome": outcome, "ms": round(seconds * 1000)})
@@ -104,14 +110,15 @@ class Dispatcher:
                       "seconds": int(self.limiter.notice_seconds)}
             return (Reply("rate_limited.md.j2", notice, outcome="rate_limited") if verdict == "notify" else None,
                     "", "rate_limited", None)
-        async with self.services.db.read() as session:
-            account = await account_by_user(session, msg.user_id) if msg.user_id else None
-            unit = await session.get(Unit, account.unit_id) if account and account.unit_id else None
+        account, unit, in_dialogue = None, None, False
+        if msg.user_id:
+            async with self.services.db.read() as session:
+                account, unit, in_dialogue = await identify(session, msg.user_id, msg.conversation_id)
         roles = [Role(r) for r in account.role_codes] if account else []
         rights = rights_of(roles)
         ctx = Context(self.services, account, roles, rights, unit)
         account_id = account.id if account else None
-        if account is not None and (msg.text.strip() or msg.attachments):
+        if in_dialogue and (msg.text.strip() or msg.attachments):
             dialogue = await self.services.dialogues.active(ctx, msg)
             if dialogue is not None:
                 reply = await self.services.dialogues.handle(msg, ctx, dialogue)
@@ -174,13 +181,6 @@ class Dispatcher:
                 session, msg_id=msg.msg_id[:128], sender_user_id=msg.user_id[:64],
                 conversation_type=msg.conversation_type[:2], conversation_id=msg.conversation_id[:128],
                 text=msg.text[:4000],
-            )
-
-    async def _finish_audit(self, msg_id: str, command: str, outcome: str, account_id: int | None) -> None:
-        async with self.services.db.write() as session:
-            await session.exec(
-                update(InboundMessage).where(InboundMessage.msg_id == msg_id[:128])  # type: ignore[arg-type]
-                .values(command=command, outcome=outcome, account_id=account_id)
             )
 
 

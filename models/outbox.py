@@ -8,6 +8,7 @@ a lease and a fence and records the outcome.
 from __future__ import annotations
 
 import json
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -75,12 +76,18 @@ def _insert(session: AsyncSession) -> Any:
     return insert(OutboxMessage.__table__).on_conflict_do_nothing(index_elements=["dedup_key"])  # type: ignore[attr-defined]
 
 
+# How many rows this task queued: the dispatcher wakes the outbox after a message only when a
+# handler queued something (a contextvar, so concurrent messages never see each other's count).
+QUEUED: ContextVar[int] = ContextVar("outbox_queued", default=0)
+
+
 async def enqueue(session: AsyncSession, **values: Any) -> bool:
     """Insert one notification unless its dedup_key exists; True when a row was added.
 
     Keywords as `outbox_values`: dedup_key, kind, recipient, msg_key, param, due_at, expires_at, mergeable.
     """
     result = await session.exec(_insert(session).values(**outbox_values(**values)))
+    QUEUED.set(QUEUED.get() + 1)
     return bool(result.rowcount)
 
 
@@ -88,6 +95,7 @@ async def enqueue_many(session: AsyncSession, rows: list[dict[str, Any]], chunk:
     """Insert many rows built by `outbox_values` (executemany; existing keys are skipped)."""
     for i in range(0, len(rows), chunk):
         await session.exec(_insert(session), params=rows[i:i + chunk])
+    QUEUED.set(QUEUED.get() + len(rows))
 
 
 async def existing_keys(session: AsyncSession, keys: list[str], chunk: int = 500) -> set[str]:

@@ -123,6 +123,7 @@ async def test_every_role_and_command_against_another_units_data(probe_bot, emul
             if user in UNIT_PEOPLE and any(s in reply.text for s in SECRETS):
                 wrong.append((user, text, f"shows another unit's data: {reply.text[:120]}"))
             await chat.say(user, "取消")  # leave any dialogue the command started
+            await probe_bot.dispatcher.audit.flush()
             async with probe_bot.db.read() as s:
                 row = (await s.exec(select(InboundMessage).where(InboundMessage.msg_id == reply.in_reply_to))).one()
             if command.right not in rights and row.outcome != "denied":

@@ -104,6 +104,7 @@ async def test_fuzz_keeps_the_connection_and_answers_every_text_once(emulator, b
     said = {data["msgId"]: said_in(data) for _, data in messages}
     leaked = [(s.text[:300], leaks(s.text, said.get(s.in_reply_to, ""))) for s in emulator.ledger]
     assert [pair for pair in leaked if pair[1]] == []
+    await bot.dispatcher.audit.flush()
     async with bot.db.read() as session:  # no handler crashed on any of them
         crashed = (await session.exec(select(InboundMessage).where(InboundMessage.outcome == "error"))).all()
     assert [(m.command, said.get(m.msg_id, "")[:80]) for m in crashed] == []

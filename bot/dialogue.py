@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlmodel import delete, select
+from sqlmodel import col, delete, select
 
 from bot.context import Context, Incoming, Reply
 from bot.render import Markdown, md_escape
@@ -200,8 +200,8 @@ class Dialogues:
 
     async def close(self, ctx: Context, msg: Incoming) -> None:
         async with ctx.db.write() as session:
-            await session.exec(delete(Dialogue).where(  # type: ignore[call-overload]
-                Dialogue.user_id == msg.user_id, Dialogue.conversation_id == msg.conversation_id))
+            await session.exec(delete(Dialogue).where(
+                col(Dialogue.user_id) == msg.user_id, col(Dialogue.conversation_id) == msg.conversation_id))
 
     async def _back(self, msg: Incoming, ctx: Context, flow: Flow, data: dict[str, Any]) -> Reply:
         if not data["_history"]:
@@ -252,7 +252,7 @@ def unit_step(skip_hint: str = "") -> Parser:
             units = await match_units(session, text)
         if len(units) == 1:
             data["unit_name"] = units[0].name
-            return int(units[0].id)  # type: ignore[arg-type]
+            return int(units[0].id or 0)
         if not units:
             raise Invalid(f"没有找到单位“{text}”，请写单位全称或常用简称{skip_hint}。")
         data["_unit_choices"] = [(u.id, u.name) for u in units]

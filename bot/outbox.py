@@ -42,13 +42,13 @@ from bot.db import Database
 from bot.dingtalk_api import DingTalkAPI, DingTalkError, SendResult
 from bot.outbox_batches import Claimed, Unit, payload_text, plan
 from bot.outbox_rate import SharedBucket, TokenBucket
-from models.base import utcnow
+from models.base import table_of, utcnow
 from models.outbox import DEAD, EXPIRED, FAILED, PENDING, SENDING, SENT, UNKNOWN, OutboxMessage
 
 __all__ = ["Claimed", "OutboxWorker", "TokenBucket", "payload_text", "retry_delay"]
 
 log = logging.getLogger(__name__)
-T = OutboxMessage.__table__.c  # type: ignore[attr-defined]
+T = table_of(OutboxMessage).c
 LEASE_MARGIN = 1.0  # seconds kept free at the end of a lease for recording the outcome
 UNKNOWN_MARK = "unknown: "  # last_error of a row whose send got no answer
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.context import Services
 from bot.notify import notify_users
@@ -28,14 +28,14 @@ async def weekly_digest(services: Services, now: datetime | None = None) -> int:
     async with services.db.write() as session:
         stats = await period_stats(session, start, end)
         red = (await session.exec(select(func.count()).select_from(Problem).where(
-            Problem.status.in_(OPEN_STATUSES),  # type: ignore[attr-defined]
+            col(Problem.status).in_(OPEN_STATUSES),
             Problem.deadline <= last_overdue_deadline(await services.calendar(), today)))).one()
         frozen = (await session.exec(select(func.count()).select_from(Unit).where(
-            Unit.frozen_since.is_not(None)))).one()  # type: ignore[union-attr]
+            col(Unit.frozen_since).is_not(None)))).one()
         severe = (await session.exec(select(func.count()).select_from(Warning).where(
-            Warning.resolved_on.is_(None), Warning.level == 3))).one()  # type: ignore[union-attr]
+            col(Warning.resolved_on).is_(None), Warning.level == 3))).one()
         retiring = (await session.exec(select(Warning, Unit).join(Unit).where(
-            Warning.resolved_on.is_(None), Warning.rule == "临退").limit(200))).all()  # type: ignore[union-attr]
+            col(Warning.resolved_on).is_(None), Warning.rule == "临退").limit(200))).all()
         soon = sorted(((json.loads(w.evidence).get("退休年月", ""), u.label, json.loads(w.evidence).get("姓名", ""))
                        for w, u in retiring))
         leaders = [a.user_id for a in await accounts_with_role(session, Role.OFFICE_LEADER)]

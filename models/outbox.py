@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.base import utcnow
+from models.base import table_of, utcnow
 
 PENDING, SENDING, SENT, UNKNOWN = "pending", "sending", "sent", "unknown"
 FAILED, DEAD, CANCELLED, EXPIRED = "failed", "dead", "cancelled", "expired"
@@ -73,7 +73,7 @@ def outbox_values(
 def _insert(session: AsyncSession) -> Any:
     dialect = session.bind.dialect.name if session.bind else "sqlite"
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(OutboxMessage.__table__).on_conflict_do_nothing(index_elements=["dedup_key"])  # type: ignore[attr-defined]
+    return insert(table_of(OutboxMessage)).on_conflict_do_nothing(index_elements=["dedup_key"])
 
 
 # How many rows this task queued: the dispatcher wakes the outbox after a message only when a
@@ -101,7 +101,7 @@ async def enqueue_many(session: AsyncSession, rows: list[dict[str, Any]], chunk:
 async def existing_keys(session: AsyncSession, keys: list[str], chunk: int = 500) -> set[str]:
     """Which of `keys` are already in the outbox (lets a scan skip rendering them again)."""
     found: set[str] = set()
-    column = OutboxMessage.__table__.c.dedup_key  # type: ignore[attr-defined]
+    column = table_of(OutboxMessage).c.dedup_key
     for i in range(0, len(keys), chunk):
         result = await session.exec(select(column).where(column.in_(keys[i:i + chunk])))
         found.update(result.all())

@@ -8,6 +8,7 @@ import json
 from datetime import datetime
 
 from sqlalchemy import update
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.audit import InboundMessage, audit
@@ -16,7 +17,7 @@ from models.audit import InboundMessage, audit
 async def purge_message_texts(session: AsyncSession, before: datetime) -> int:
     """Blank the text of inbound messages received before `before`; returns how many rows changed."""
     stmt = (update(InboundMessage)
-            .where(InboundMessage.received_at < before, InboundMessage.text != "")  # type: ignore[arg-type]
+            .where(col(InboundMessage.received_at) < before, col(InboundMessage.text) != "")
             .values(text=""))
     count = (await session.exec(stmt)).rowcount or 0
     if count:

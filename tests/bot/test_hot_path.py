@@ -5,6 +5,7 @@ and dedup that survives a restart."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from sqlalchemy import event
 from sqlmodel import col, select
@@ -15,13 +16,13 @@ from models import InboundMessage
 class Statements:
     """Every SQL statement the bot's engine runs while active (BEGIN included)."""
 
-    def __init__(self, app) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, app: Any) -> None:
         self.engine = app.db.engine.sync_engine
         self.seen: list[str] = []
         self.on = False
         event.listen(self.engine, "before_cursor_execute", self._record)
 
-    def _record(self, conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+    def _record(self, conn: Any, cursor: Any, statement: str, *_: Any) -> None:
         if self.on:
             self.seen.append(" ".join(statement.split())[:80])
 

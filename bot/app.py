@@ -32,6 +32,7 @@ from bot.router import RateLimiter, Router
 from bot.stream import StreamClient
 from handlers.approvals.ingest_api import add_ingest_routes
 from handlers.approvals.oa_events import register_oa_events
+from handlers.dashboard.pages import add_dashboard_routes
 from jobs import build_scheduler, catch_up
 from models.accounts.roles import Role
 from models.accounts.tables import accounts_with_role
@@ -116,6 +117,7 @@ class BotApp:
         app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/metrics", self._metrics)
         add_ingest_routes(app, self.services, nudge=self.outbox.nudge)
+        add_dashboard_routes(app, self.services, self.api.user_by_auth_code)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.server.host, self.config.server.port)

@@ -22,6 +22,7 @@ SECRET_ENV = {
     ("dingtalk", "client_secret"): "BOT_DINGTALK_CLIENT_SECRET",
     ("server", "api_token"): "BOT_API_TOKEN",
     ("database", "url"): "BOT_DATABASE_URL",
+    ("dashboard", "session_secret"): "BOT_DASHBOARD_SECRET",
 }
 
 
@@ -179,6 +180,21 @@ class EvaluationConfig:
 
 
 @dataclass(frozen=True)
+class DashboardConfig:
+    """监督看板: the H5 page opened inside DingTalk (免登)."""
+
+    base_url: str = ""  # the bot's HTTP server as DingTalk clients reach it, e.g. https://bot.example.gov.cn
+    corp_id: str = ""  # the organisation's corpId (requestAuthCode needs it)
+    jsapi_url: str = ""  # the DingTalk JSAPI script; empty = the copy the bot serves
+    session_secret: str = field(default="", repr=False)  # signs the session cookie; empty = random per start
+    session_hours: int = 8  # a session cookie expires after this many hours
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.base_url)
+
+
+@dataclass(frozen=True)
 class Config:
     dingtalk: DingTalkConfig = field(default_factory=DingTalkConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -194,6 +210,7 @@ class Config:
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    dashboard: DashboardConfig = field(default_factory=DashboardConfig)
     base_dir: Path = Path(".")
 
     @property
@@ -230,6 +247,7 @@ def _section_class(name: str) -> type:
         "retention": RetentionConfig,
         "logging": LoggingConfig,
         "evaluation": EvaluationConfig,
+        "dashboard": DashboardConfig,
     }[name]
 
 
@@ -338,6 +356,10 @@ def _validate(cfg: Config) -> None:
     if cfg.logging.format not in ("text", "json"):
         raise ConfigError("配置项 [logging] format 应为 text 或 json")
     _validate_evaluation(cfg.evaluation)
+    if cfg.dashboard.base_url and not cfg.dashboard.base_url.startswith(("http://", "https://")):
+        raise ConfigError("配置项 [dashboard] base_url 应以 http:// 或 https:// 开头")
+    if not 1 <= cfg.dashboard.session_hours <= 720:
+        raise ConfigError("配置项 [dashboard] session_hours 应在 1-720 之间")
     if cfg.bot.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError("配置项 [bot] log_level 应为 DEBUG/INFO/WARNING/ERROR 之一")
 

@@ -136,6 +136,24 @@ class DingTalkAPI:
         """Call a new-style API as is (`doctor` probes permissions with parameters DingTalk refuses)."""
         return await self._with_token(method, path, **kwargs)
 
+    # -- H5 微应用 免登 ----------------------------------------------------------------------------------------
+    async def user_by_auth_code(self, code: str) -> str:
+        """The userId behind a 免登 authCode (`POST oapi /topapi/v2/user/getuserinfo`); "" when DingTalk
+        does not know the code (expired, used, or forged)."""
+        url = self._cfg.oapi_endpoint.rstrip("/") + "/topapi/v2/user/getuserinfo"
+        for attempt in (1, 2):
+            token = await self.oapi_token()
+            result = await self._send("POST", url, params={"access_token": token}, json={"code": code})
+            errcode = str(result.get("errcode", 0))
+            if errcode in OAPI_TOKEN_CODES and attempt == 1:
+                self._forget_oapi_token(token)
+                continue
+            if errcode != "0":
+                log.info("authCode refused by DingTalk: errcode %s", errcode)
+                return ""
+            return str((result.get("result") or {}).get("userid") or "")
+        return ""
+
     # -- old-style oapi: media upload ---------------------------------------------------------------------
     async def upload_media(self, data: bytes, file_name: str, media_type: str = "file") -> str:
         """Upload a file for sampleFile / sampleImageMsg / sampleAudio; returns its media_id."""

@@ -40,6 +40,7 @@ class Incoming:
 class Button:
     title: str  # at most 20 characters (DingTalk)
     command: str  # the text the user's client sends when tapped
+    url: str = ""  # a link to open instead (e.g. the 监督看板 page)
 
 
 @dataclass

@@ -76,7 +76,7 @@ def webhook_body(text: str, buttons: list[Button] | None = None, *, markdown: bo
             "msgtype": "actionCard",
             "actionCard": {
                 "title": title, "text": text, "btnOrientation": "0",
-                "btns": [{"title": b.title[:20], "actionURL": dtmd_link(b.command)} for b in buttons],
+                "btns": [{"title": b.title[:20], "actionURL": b.url or dtmd_link(b.command)} for b in buttons],
             },
         }
     if markdown:
@@ -93,9 +93,9 @@ def robot_message(text: str, buttons: list[Button] | None = None) -> tuple[str, 
     if len(buttons) == 1:
         b = buttons[0]
         return "sampleActionCard", {"title": title, "text": text, "singleTitle": b.title[:20],
-                                    "singleURL": dtmd_link(b.command)}
+                                    "singleURL": b.url or dtmd_link(b.command)}
     param: dict[str, Any] = {"title": title, "text": text}
     for i, b in enumerate(buttons, 1):
         param[f"actionTitle{i}"] = b.title[:20]
-        param[f"actionURL{i}"] = dtmd_link(b.command)
+        param[f"actionURL{i}"] = b.url or dtmd_link(b.command)
     return f"sampleActionCard{len(buttons)}", param

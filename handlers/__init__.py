@@ -20,6 +20,7 @@ from handlers.evaluation import commands as evaluation
 from handlers.evaluation import export as evaluation_export
 from handlers.evaluation import import_complaints, import_indicators, import_scores, watchlist
 from handlers.evaluation import rounds as evaluation_rounds
+from handlers.dashboard import command as dashboard
 from handlers.feedback import filing, supervisors
 from handlers.rectification import export, import_problems, ledger, problems
 from handlers.rectification import sources as problem_sources
@@ -32,9 +33,9 @@ from handlers.warnings import commands as warnings
 
 MODULES = (
     basics, progress, stats, problems, warnings, filing, supervisors, visits, inspections, export, visits_export,
-    evaluation, watchlist, evaluation_rounds, evaluation_export, binding,
+    evaluation, watchlist, evaluation_rounds, evaluation_export, binding, dashboard,
 )
-CAPABILITIES = ("accounts", "approvals", "rectification", "warnings", "feedback", "visits", "evaluation")
+CAPABILITIES = ("accounts", "approvals", "rectification", "warnings", "feedback", "visits", "evaluation", "dashboard")
 
 
 def register_all(router: Router) -> Router:

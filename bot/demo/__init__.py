@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from bot.config import Config, DatabaseConfig, DingTalkConfig, RectificationConfig, ServerConfig
+from bot.config import Config, DashboardConfig, DatabaseConfig, DingTalkConfig, RectificationConfig, ServerConfig
 from bot.db import Database
 from bot.emulator import Emulator
 from bot.emulator.chat import attach_chat
@@ -21,10 +21,11 @@ from bot.importing import import_file
 from bot.migrate import upgrade
 from models import Account, Unit
 from models.accounts.roles import ROLE_LABELS, Role
-from models.base import LOCAL_TZ
+from models.base import LOCAL_TZ, utcnow
 
 HERE = Path(__file__).resolve().parent
 CLIENT_ID, CLIENT_SECRET = "demo-app", "demo-secret"
+CORP_ID = "dingemucorp"  # the emulator's corpId (免登 checks it)
 
 
 async def load_demo_data(db: Database) -> list[str]:
@@ -67,6 +68,9 @@ def demo_config(data_dir: Path, emulator_url: str, port: int) -> Config:
                                 api_endpoint=emulator_url, oapi_endpoint=emulator_url),
         database=DatabaseConfig(url=f"sqlite+aiosqlite:///{(data_dir / 'bianban.db').resolve()}"),
         server=ServerConfig(host="127.0.0.1", port=port),
+        # 监督看板: 免登 through the emulator's JSAPI stand-in
+        dashboard=DashboardConfig(base_url=f"http://127.0.0.1:{port}" if port else "", corp_id=CORP_ID,
+                                  jsapi_url=f"{emulator_url}/h5/dd.js"),
         # quiet hours off, so that a demo at night still shows the pushes at once
         rectification=RectificationConfig(quiet_start="23:59", quiet_end="00:00", quiet_on_rest_days=False),
         base_dir=data_dir,
@@ -88,8 +92,12 @@ async def run_demo(data_dir: Path, port: int) -> int:
     db = Database(cfg.database.url)
     for line in [*await load_demo_data(db), *await load_demo_extras(db)]:
         print(line)
-    emu = Emulator(client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
-    attach_chat(emu, await personas(db))  # routes must exist before the server starts
+    from bot.demo.samples import load_board_samples
+
+    print(await load_board_samples(db, utcnow()))
+    emu = Emulator(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, corp_id=CORP_ID)
+    board = f"{cfg.dashboard.base_url}/dashboard"
+    attach_chat(emu, await personas(db), dashboard_url=board)  # routes must exist before the server starts
     await emu.start("127.0.0.1", port)
     app = BotApp(cfg, db)
     await app.start()
@@ -103,6 +111,7 @@ async def run_demo(data_dir: Path, port: int) -> int:
     await daily(app.services)
     print(await scored_county(app.services))
     print(f"\n演示已启动：在浏览器打开 {url}/ ，选择身份后发送“帮助”。")
+    print(f"监督看板：{board}?dd_user=bb_ld1 （以编办领导赵强的身份免登；换身份请在聊天页面选择后点“看板”）")
     print(f"健康检查：http://127.0.0.1:{app.port}/healthz 　按 Ctrl-C 结束。")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from aiohttp import web
 
@@ -15,15 +15,18 @@ GROUP_ID = "cid-demo-group"
 GROUP_TITLE = "编办工作群"
 
 
-def attach_chat(emu: Emulator, personas: list[dict[str, str]]) -> None:
-    """Add the page and its small JSON API to the emulator's web app."""
+IN_DINGTALK = "dingtalk://dingtalkclient/page/link?"
+
+
+def attach_chat(emu: Emulator, personas: list[dict[str, str]], dashboard_url: str = "") -> None:
+    """Add the page and its small JSON API to the emulator's web app (`dashboard_url`: the 看板 button)."""
     nicks = {p["user_id"]: p["name"] for p in personas}
 
     async def page(_request: web.Request) -> web.FileResponse:
         return web.FileResponse(PAGE)
 
     async def list_personas(_request: web.Request) -> web.Response:
-        return web.json_response({"personas": personas, "group": GROUP_TITLE})
+        return web.json_response({"personas": personas, "group": GROUP_TITLE, "dashboard": dashboard_url})
 
     async def send(request: web.Request) -> web.Response:
         body = await request.json()
@@ -70,7 +73,7 @@ def _events(emu: Emulator, user: str, nicks: dict[str, str]) -> list[dict[str, A
             conv = "single"
         else:
             continue
-        buttons = [{"title": t, "command": unquote(u.split("content=", 1)[-1])} for t, u in sent.buttons]
+        buttons = [_button(t, u) for t, u in sent.buttons]
         event = {"seq": sent.seq, "conv": conv, "from": "bot", "text": sent.text,
                  "push": sent.kind != "reply", "buttons": buttons}
         if sent.msg_key == "sampleFile":
@@ -91,3 +94,12 @@ def _file(emu: Emulator, param: dict[str, Any]) -> dict[str, Any]:
 
 def _size(n: int) -> str:
     return f"{n} 字节" if n < 1024 else f"{n / 1024:.1f} KB" if n < 1024 * 1024 else f"{n / 1024 / 1024:.1f} MB"
+
+
+def _button(title: str, url: str) -> dict[str, str]:
+    """A dtmd button sends its command; a page link (看板) opens the page as the DingTalk client would."""
+    if url.startswith(IN_DINGTALK):
+        return {"title": title, "url": parse_qs(urlsplit(url).query).get("url", [""])[0]}
+    if url.startswith(("http://", "https://")):
+        return {"title": title, "url": url}
+    return {"title": title, "command": unquote(url.split("content=", 1)[-1])}

@@ -23,6 +23,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from bot.emulator.faults import Faults
+from bot.emulator.h5 import add_h5_routes
 
 REQUEST_ID = web.RequestKey("emulator_request", int)  # the id of the current Request, set by the log
 ENDPOINTS = {  # URL path → the short name used by `faults` and `requests`
@@ -100,6 +101,7 @@ class Emulator:
         self.media: dict[str, tuple[str, bytes]] = {}  # media_id -> (file name, content)
         self.media_types: dict[str, str] = {}  # media_id -> image / voice / video / file
         self.workflow: dict[str, dict[str, Any]] = {}  # processInstanceId -> `result` of processInstances
+        self.auth_codes: dict[str, tuple[str, float]] = {}  # 免登 authCode -> (userId, expiry); see h5.py
         self.opened = 0  # connections/open calls
         self.base_url = ""
         self._tickets: set[str] = set()
@@ -126,6 +128,7 @@ class Emulator:
             web.post("/media/upload", self._media_upload),
             web.get("/v1.0/workflow/processInstances", self._process_instance),
         ])
+        add_h5_routes(self)  # 免登: the JSAPI shim, authCode, user-info exchange
         self._add_client_routes()
 
     # -- lifecycle ------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import case, func
+from sqlalchemy import case, func, true
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -69,15 +69,17 @@ class FeedbackStats:
     avg_days: float | None
 
 
-async def stats(session: AsyncSession, start: date, end: date, tz_start, tz_end) -> FeedbackStats:  # type: ignore[no-untyped-def]
-    """反馈统计 for feedback filed in [tz_start, tz_end) (aware datetimes), in SQL."""
+async def stats(session: AsyncSession, start: date, end: date, tz_start, tz_end,  # type: ignore[no-untyped-def]
+                supervisor_id: int | None = None) -> FeedbackStats:
+    """反馈统计 for feedback filed in [tz_start, tz_end) (aware datetimes), in SQL; optionally one supervisor's."""
+    mine = Feedback.supervisor_id == supervisor_id if supervisor_id is not None else true()
     row = (await session.exec(select(
         func.count(), func.sum(case((Feedback.accepted_at.is_not(None), 1), else_=0)),
         func.sum(case((Feedback.status == ANSWERED, 1), else_=0)),
         func.sum(case((Feedback.problem_id.is_not(None), 1), else_=0)),
         func.sum(case((Problem.status == CLOSED, 1), else_=0)), func.avg(Feedback.answered_working_days),
     ).select_from(Feedback).outerjoin(Problem, Problem.id == Feedback.problem_id).where(
-        Feedback.created_at >= tz_start, Feedback.created_at < tz_end))).one()
+        Feedback.created_at >= tz_start, Feedback.created_at < tz_end, mine))).one()
     heard, accepted, answered, to_problems, solved, avg = row
     return FeedbackStats(heard or 0, accepted or 0, answered or 0, to_problems or 0, solved or 0,
                          float(avg) if avg is not None else None)

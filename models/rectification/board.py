@@ -1,0 +1,92 @@
+"""监督看板 queries for 整改: open problems per unit as 🔴🟡🟢 counts, and one unit's problems with history.
+
+The lights are counted in SQL with the same rule as `rules.light`: the working-day thresholds are
+turned into two dates first (`light_bounds`), so one grouped query covers any number of problems.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.calendar.workdays import WorkCalendar
+from models.rectification.tables import CLOSED, OPEN_STATUSES, Problem, ProblemEvent
+from models.staffing.units import Unit
+
+P = Problem.__table__.c  # type: ignore[attr-defined]
+U = Unit.__table__.c  # type: ignore[attr-defined]
+E = ProblemEvent.__table__.c  # type: ignore[attr-defined]
+
+
+@dataclass
+class UnitLights:
+    unit_id: int
+    label: str
+    red: int
+    yellow: int
+    green: int
+    frozen_since: date | None
+
+    @property
+    def total(self) -> int:
+        return self.red + self.yellow + self.green
+
+
+@dataclass
+class ProblemHistory:
+    problem: Problem
+    events: list[ProblemEvent] = field(default_factory=list)
+
+
+def light_bounds(cal: WorkCalendar, today: date, yellow_days: int) -> tuple[date, date]:
+    """(red_before, green_from): a deadline before `red_before` is 🔴, from `green_from` on 🟢, else 🟡.
+
+    Same as rules.light: 🔴 when a working day in (deadline, today] exists, 🟡 when at most
+    `yellow_days` working days lie in (today, deadline]."""
+    last_workday = today
+    while not cal.is_workday(last_workday) and today - last_workday < timedelta(days=60):
+        last_workday -= timedelta(days=1)
+    day, count = today, 0
+    while count <= yellow_days:
+        day += timedelta(days=1)
+        count += cal.is_workday(day)
+    return last_workday, day
+
+
+async def lights_by_unit(session: AsyncSession, red_before: date, green_from: date,
+                         unit_id: int | None = None) -> list[UnitLights]:
+    """Every unit with open problems (or only `unit_id`), most red first; frozen units carry their date."""
+    where = P.status.in_(OPEN_STATUSES)
+    if unit_id is not None:
+        where = and_(where, P.unit_id == unit_id)
+    counts = select(
+        P.unit_id.label("unit_id"),
+        func.sum(case((P.deadline < red_before, 1), else_=0)).label("red"),
+        func.sum(case((and_(P.deadline >= red_before, P.deadline < green_from), 1), else_=0)).label("yellow"),
+        func.sum(case((P.deadline >= green_from, 1), else_=0)).label("green"),
+    ).where(where).group_by(P.unit_id).subquery()
+    rows = (await session.exec(select(  # type: ignore[call-overload]
+        U.id, U.short_name, U.name, counts.c.red, counts.c.yellow, counts.c.green, U.frozen_since,
+    ).join(counts, counts.c.unit_id == U.id))).all()
+    out = [UnitLights(uid, short or name, int(r or 0), int(y or 0), int(g or 0), frozen)
+           for uid, short, name, r, y, g, frozen in rows]
+    out.sort(key=lambda u: (-u.red, -u.yellow, -u.total, u.label))
+    return out
+
+
+async def unit_problems(session: AsyncSession, unit_id: int, closed_since: datetime,
+                        limit: int = 50) -> list[ProblemHistory]:
+    """A unit's open problems and those closed since `closed_since`, each with its history."""
+    problems = list((await session.exec(select(Problem).where(  # type: ignore[call-overload]
+        P.unit_id == unit_id, or_(P.status != CLOSED, P.closed_at >= closed_since),
+    ).order_by(case((P.status == CLOSED, 1), else_=0), P.deadline, P.id).limit(limit))).scalars().all())
+    by_id = {p.id: ProblemHistory(p) for p in problems}
+    if by_id:
+        events = (await session.exec(select(ProblemEvent).where(  # type: ignore[call-overload]
+            ProblemEvent.problem_id.in_(list(by_id))).order_by(E.id))).scalars().all()  # type: ignore[attr-defined]
+        for e in events:
+            by_id[e.problem_id].events.append(e)
+    return list(by_id.values())

@@ -11,13 +11,14 @@ import random
 from datetime import date, datetime, time, timedelta
 
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db import Database
 from models import Account, PlannedVisit, RosterPlan, Unit, VisitRecord
 from models.approvals.ops import ItemData, upsert_item
 from models.approvals.tables import DAILY_TYPES, DONE, IN_PROGRESS
 from models.base import LOCAL_TZ
-from models.calendar.workdays import load_calendar
+from models.calendar.workdays import WorkCalendar, load_calendar
 from models.feedback import ops as feedback
 from models.rectification.ops import create_problem, report
 from models.visits.ops import build_instance
@@ -88,7 +89,7 @@ async def load_board_samples(db: Database, now: datetime) -> str:
     return f"看板示例数据：{len(PROBLEMS)} 个整改问题、{n} 件审批事项、本年走访计划和监督员反馈。"
 
 
-def _back(cal, today: date, workdays: int) -> date:  # type: ignore[no-untyped-def]
+def _back(cal: WorkCalendar, today: date, workdays: int) -> date:
     day, count = today, 0
     while count < workdays:
         day -= timedelta(days=1)
@@ -96,7 +97,7 @@ def _back(cal, today: date, workdays: int) -> date:  # type: ignore[no-untyped-d
     return day
 
 
-async def _roster(s, today: date) -> None:  # type: ignore[no-untyped-def]
+async def _roster(s: AsyncSession, today: date) -> None:
     """This year's plan from the roster's own greedy planner; units planned before this month are
     visited, except every fifth (late)."""
     instance, groups = await build_instance(s, today.year, 1, today)

@@ -19,14 +19,16 @@ IN_DINGTALK = "dingtalk://dingtalkclient/page/link?"
 
 
 def attach_chat(emu: Emulator, personas: list[dict[str, str]], dashboard_url: str = "") -> None:
-    """Add the page and its small JSON API to the emulator's web app (`dashboard_url`: the 看板 button)."""
+    """Add the page and its small JSON API to the emulator's web app (`dashboard_url`: the 看板 button;
+    it may also be set later as `emu.dashboard_url`, once the bot's port is known)."""
     nicks = {p["user_id"]: p["name"] for p in personas}
+    emu.dashboard_url = dashboard_url
 
     async def page(_request: web.Request) -> web.FileResponse:
         return web.FileResponse(PAGE)
 
     async def list_personas(_request: web.Request) -> web.Response:
-        return web.json_response({"personas": personas, "group": GROUP_TITLE, "dashboard": dashboard_url})
+        return web.json_response({"personas": personas, "group": GROUP_TITLE, "dashboard": emu.dashboard_url})
 
     async def send(request: web.Request) -> web.Response:
         body = await request.json()

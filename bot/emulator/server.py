@@ -102,6 +102,7 @@ class Emulator:
         self.media_types: dict[str, str] = {}  # media_id -> image / voice / video / file
         self.workflow: dict[str, dict[str, Any]] = {}  # processInstanceId -> `result` of processInstances
         self.auth_codes: dict[str, tuple[str, float]] = {}  # 免登 authCode -> (userId, expiry); see h5.py
+        self.dashboard_url = ""  # the chat page's 看板 button (chat.py)
         self.opened = 0  # connections/open calls
         self.base_url = ""
         self._tickets: set[str] = set()

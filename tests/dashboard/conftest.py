@@ -3,6 +3,7 @@ emulator's 免登 (authCode from the 'client', exchanged by the bot with the use
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,6 +14,7 @@ from bot.app import BotApp
 from bot.demo import load_demo_extras
 from bot.demo.samples import load_board_samples
 from bot.emulator import Emulator
+from bot.emulator.chat import attach_chat
 from jobs.warnings import scan_warnings
 from tests.conftest import FakeClock, beijing
 
@@ -49,12 +51,36 @@ class Browserless:
             return r
 
 
+PERSONAS = [{"user_id": u, "name": n, "label": label} for u, n, label in (
+    ("bb_ld1", "赵强", "编办领导 赵强"), ("jyj_ll", "王芳", "教育局单位联络员 王芳"), ("jdy1", "陈静", "监督员 陈静"))]
+
+
 @pytest.fixture
-async def board_bot(make_bot, demo_db) -> BotApp:  # type: ignore[no-untyped-def]
-    """The demo county with visit groups, 实名制 persons (so warnings), and the board samples."""
+async def emulator() -> AsyncIterator[Emulator]:
+    """The tests' emulator, with the demo's chat page (and its 看板 button) on it."""
+    emu = Emulator(client_id="test-app", client_secret="test-secret-value", ping_interval=0.5)
+    attach_chat(emu, PERSONAS)
+    await emu.start()
+    yield emu
+    await emu.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+async def board_bot(make_bot, demo_db, emulator: Emulator) -> BotApp:  # type: ignore[no-untyped-def]
+    """The demo county with visit groups, 实名制 persons (so warnings), and the board samples; the bot's
+    HTTP server on a known port, so that the 看板 link it sends can be opened."""
     await load_demo_extras(demo_db)
     await load_board_samples(demo_db, NOW)
-    app: BotApp = await make_bot(clock=FakeClock(NOW))
+    port = free_port()
+    app: BotApp = await make_bot(clock=FakeClock(NOW), server={"port": port},
+                                 dashboard={"base_url": f"http://127.0.0.1:{port}"})
+    emulator.dashboard_url = f"http://127.0.0.1:{app.port}/dashboard"
     await scan_warnings(app.services, NOW)
     return app
 

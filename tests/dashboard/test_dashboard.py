@@ -60,6 +60,7 @@ async def test_cookie_is_signed_and_expires(web: Browserless, board_bot: BotApp)
     assert cookie["httponly"] and cookie["samesite"] == "Lax"
     _payload, _, mac = cookie.value.partition(".")
     forged = SessionSigner(b"", 3600).issue("admin1")[0].partition(".")[0] + "." + mac  # another user, our MAC
+    web.http.cookie_jar.clear()
     web.http.cookie_jar.update_cookies({COOKIE: forged})
     assert "requestAuthCode" in (await web.get())[1]
     other = SessionSigner(b"another secret", 3600).issue("bb_ld1")[0]  # right shape, wrong key

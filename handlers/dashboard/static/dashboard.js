@@ -19,7 +19,8 @@
   var narrow = window.matchMedia("(max-width: 600px)").matches;
   if (data.rates && el("chart-rates")) {
     new C.LineChart("#chart-rates", {labels: data.rates.labels, series: [data.rates.values]}, {
-      low: 0, high: 100, showArea: true, fullWidth: true, chartPadding: {right: 16, left: 0},
+      low: 0, high: 100, showArea: true, fullWidth: true, chartPadding: {right: 28, left: 0},
+      lineSmooth: C.Interpolation.none({fillHoles: false}),
       axisY: {labelInterpolationFnc: function (v) { return v + "%"; }, offset: 40},
       axisX: {labelInterpolationFnc: function (v, i) { return narrow && i % 2 ? "" : v; }}
     });

@@ -64,11 +64,9 @@ async def seed(db: Database, items: int) -> None:
                 completed_at=submitted + timedelta(days=days) if done else None,
                 completed_on=day + timedelta(days=days) if done else None, working_days=days, source="bench",
                 created_at=now, updated_at=now))
-            if len(rows) == 5000:
-                await s.exec(insert(ApprovalItem), params=rows)  # type: ignore[call-overload]
-                rows = []
-        if rows:
-            await s.exec(insert(ApprovalItem), params=rows)  # type: ignore[call-overload]
+        rows.sort(key=lambda r: r["submitted_at"])  # stored as they arrive: in order of submission
+        for i in range(0, len(rows), 5000):
+            await s.exec(insert(ApprovalItem), params=rows[i:i + 5000])  # type: ignore[call-overload]
 
 
 async def user_loop(emu: Emulator, user: int, rounds: int, items: int, times: list[float]) -> None:

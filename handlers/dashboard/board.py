@@ -8,6 +8,7 @@ one `Section` to `SECTIONS` and one `dashboard_<key>.html.j2` partial: nothing e
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -17,8 +18,7 @@ from bot.context import Context, Services
 from handlers.rectification.common import view
 from models.accounts.roles import Right, Role, rights_of
 from models.accounts.tables import account_by_user
-from models.approvals.board import month_starts, monthly_same_day, stuck_items
-from models.approvals.stats import period_stats
+from models.approvals.board import month_starts, months_and_types, stuck_items
 from models.base import LOCAL_TZ, to_local
 from models.feedback.ops import stats as feedback_stats
 from models.rectification.board import light_bounds, lights_by_unit, unit_problems
@@ -57,6 +57,12 @@ class Section:
     load: Callable[[Context, datetime], Awaitable[dict[str, Any]]]
 
 
+async def _read(ctx: Context, query: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+    """One query function in its own read session, so that independent queries run side by side."""
+    async with ctx.db.read() as session:
+        return await query(session, *args)
+
+
 def _stamp(now: datetime) -> str:
     return to_local(now).strftime("%Y-%m-%d %H:%M")
 
@@ -80,17 +86,15 @@ async def _approvals(ctx: Context, now: datetime) -> dict[str, Any]:
         day -= timedelta(days=1)
     stage_before = datetime.combine(day + timedelta(days=1), datetime.min.time(), LOCAL_TZ).astimezone(UTC)
     scope = unit_scope(ctx)
-    async with ctx.db.read() as session:
-        rates = await monthly_same_day(session, months, scope)
-        period = await period_stats(session, months[0], today, scope)
-        stuck_total, stuck = await stuck_items(session, stage_before, scope)
+    (rates, types), (stuck_total, stuck) = await asyncio.gather(
+        _read(ctx, months_and_types, months, scope), _read(ctx, stuck_items, stage_before, scope))
     return {
         "months": [{"label": f"{m.month.year % 100:02d}-{m.month.month:02d}", "submitted": m.submitted,
                     "same_day": m.same_day, "rate": None if m.rate is None else round(100 * m.rate, 1)}
                    for m in rates],
         "has_rates": any(m.submitted for m in rates),
         "types": [{"type": t.type, "avg": round(t.avg_days, 1), "done": t.done}
-                  for t in period.by_type if t.avg_days is not None],
+                  for t in types if t.avg_days is not None],
         "since": months[0].isoformat(), "stuck_total": stuck_total, "stuck_after": STUCK_AFTER,
         "stuck": [{"number": s.number, "title": s.title, "type": s.type, "unit": s.unit, "stage": s.stage,
                    "handler": s.handler, "since": to_local(s.stage_since).strftime("%m-%d"),
@@ -150,10 +154,10 @@ SECTIONS: list[Section] = [
 async def board(ctx: Context) -> dict[str, Any]:
     """The sections this viewer may see, each with its data and the moment it was computed."""
     now = ctx.services.clock()
-    sections = []
-    for section in SECTIONS:
-        if section.allowed(ctx):
-            sections.append({"key": section.key, "title": section.title, "data": await section.load(ctx, now)})
+    await ctx.services.calendar()  # loaded once, before the sections read it concurrently
+    shown = [section for section in SECTIONS if section.allowed(ctx)]
+    loaded = await asyncio.gather(*(section.load(ctx, now) for section in shown))  # one read session each
+    sections = [{"key": s.key, "title": s.title, "data": data} for s, data in zip(shown, loaded, strict=True)]
     return {"sections": sections, "as_of": _stamp(now)}
 
 

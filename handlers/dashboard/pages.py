@@ -28,6 +28,7 @@ HERE = Path(__file__).resolve().parent
 PREFIX = "/dashboard"
 STATIC = HERE / "static"
 TITLE = "监督看板"
+UNITS_SHOWN = 40  # units on the board before 查看全部 (a phone screen or two)
 ExchangeCode = Callable[[str], Awaitable[str]]
 
 _env = Environment(loader=FileSystemLoader(str(HERE / "templates")), undefined=StrictUndefined,
@@ -54,7 +55,7 @@ def add_dashboard_routes(app: web.Application, services: Services, exchange: Exc
 
 
 def render(template: str, status: int = 200, **data: Any) -> web.Response:
-    html = _env.get_template(template).render(title=TITLE, prefix=PREFIX, **data)
+    html = _env.get_template(template).render(title=TITLE, prefix=PREFIX, UNITS_SHOWN=UNITS_SHOWN, **data)
     return web.Response(text=html, content_type="text/html", charset="utf-8", status=status,
                         headers={"Cache-Control": "no-store", "X-Frame-Options": "SAMEORIGIN",
                                  "Referrer-Policy": "same-origin"})
@@ -95,6 +96,7 @@ class Pages:
         data = await board(ctx)
         charts = {s["key"]: s["data"] for s in data["sections"] if s["key"] in ("approvals", "warnings", "feedback")}
         return render("dashboard_board.html.j2", **common, **data, charts=_chart_data(charts),
+                      all_units=request.query.get("units") == "all",
                       no_unit=ctx.can(Right.UNIT_OWN) and ctx.unit is None and not ctx.can(Right.OFFICE_VIEW))
 
     async def unit(self, request: web.Request) -> web.Response:

@@ -8,10 +8,12 @@ import re
 from datetime import date, timedelta
 
 import aiohttp
+import pytest
 
 from bot.app import BotApp
 from bot.emulator import Emulator
 from bot.web_session import COOKIE, SessionSigner
+from handlers.dashboard import pages
 from models.calendar.workdays import load_calendar
 from models.rectification.board import light_bounds
 from models.rectification.rules import RED, YELLOW, RectificationRules, light
@@ -168,3 +170,12 @@ async def test_lights_in_sql_match_the_light_rule(demo_db) -> None:  # type: ign
             expected = light(cal, deadline, today, "待整改", rules)
             got = RED if deadline < red_before else YELLOW if deadline < green_from else "green"
             assert got == expected, (today, deadline)
+
+
+async def test_long_unit_lists_are_cut_with_a_link_to_all(web: Browserless, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pages, "UNITS_SHOWN", 2)
+    await web.sign_in("bb_ld1")
+    html = (await web.get())[1]
+    assert list(unit_links(html)) == ["教育局", "财政局"] and "查看全部 4 个单位" in html
+    html = (await web.get("/dashboard?units=all"))[1]
+    assert len(unit_links(html)) == 4 and "查看全部" not in html

@@ -23,6 +23,8 @@ from bot.context import Context, Services
 from bot.web_session import SessionSigner, WebSession, login_handler, logout_handler, signin_page
 from handlers.dashboard.board import board, unit_page, viewer
 from models.accounts.roles import Right, role_labels
+from models.accounts.tables import account_by_user
+from models.audit import audit
 
 HERE = Path(__file__).resolve().parent
 PREFIX = "/dashboard"
@@ -49,9 +51,24 @@ def add_dashboard_routes(app: web.Application, services: Services, exchange: Exc
     app.router.add_get(PREFIX, pages.board)
     app.router.add_get(PREFIX + "/", pages.board)
     app.router.add_get(PREFIX + "/unit/{unit_id:\\d+}", pages.unit)
-    app.router.add_post(PREFIX + "/login", login_handler(signer, exchange))
+    app.router.add_post(PREFIX + "/login", login_handler(signer, audited(services, exchange)))
     app.router.add_post(PREFIX + "/logout", logout_handler(signer, PREFIX))
     app.router.add_static(PREFIX + "/static", STATIC, append_version=False)
+
+
+def audited(services: Services, exchange: ExchangeCode) -> ExchangeCode:
+    """Every sign-in to the board leaves an audit row (who, when), as every chat message does."""
+
+    async def signed_in(code: str) -> str:
+        user_id = await exchange(code)
+        if user_id:
+            async with services.db.write() as session:
+                account = await account_by_user(session, user_id)
+                audit(session, "dashboard.signin", "dashboard", PREFIX, "免登" if account else "免登：未开通账号",
+                      actor_account_id=account.id if account else None, actor_user_id=user_id)
+        return user_id
+
+    return signed_in
 
 
 def render(template: str, status: int = 200, **data: Any) -> web.Response:

@@ -9,11 +9,13 @@ from datetime import date, timedelta
 
 import aiohttp
 import pytest
+from sqlmodel import select
 
 from bot.app import BotApp
 from bot.emulator import Emulator
 from bot.web_session import COOKIE, SessionSigner
 from handlers.dashboard import pages
+from models import AuditEvent
 from models.calendar.workdays import load_calendar
 from models.rectification.board import light_bounds
 from models.rectification.rules import RED, YELLOW, RectificationRules, light
@@ -40,12 +42,15 @@ async def test_no_page_without_a_session(web: Browserless) -> None:
     assert "requestAuthCode" in (await web.get())[1]
 
 
-async def test_mianden_signs_in_once_per_code(web: Browserless, emulator: Emulator) -> None:
+async def test_mianden_signs_in_once_per_code(web: Browserless, emulator: Emulator, board_bot: BotApp) -> None:
     code = await auth_code(emulator, "bb_ld1")
     async with web.http.post(f"{web.base}/dashboard/login", json={"code": code}) as r:
         assert r.status == 200
     status, html = await web.get()
     assert status == 200 and "赵强" in html and "编办领导" in html
+    async with board_bot.db.read() as session:
+        signins = (await session.exec(select(AuditEvent).where(AuditEvent.action == "dashboard.signin"))).all()
+    assert [e.actor_user_id for e in signins] == ["bb_ld1"]
     web.http.cookie_jar.clear()
     async with web.http.post(f"{web.base}/dashboard/login", json={"code": code}) as r:  # used already
         assert r.status == 401 and "无效或已过期" in (await r.json())["error"]
@@ -83,6 +88,7 @@ async def test_office_leader_sees_every_section_and_unit(web: Browserless) -> No
     assert status == 200 and sections(html) == set(SECTIONS)
     assert {"教育局", "财政局", "城关镇", "融媒体中心"} <= set(unit_links(html))
     assert "冻结" in html and "数据截至 <b>2026-11-24 10:00</b>" in html
+    assert html.count('<small class="stamp">截至 2026-11-24 10:00</small>') == len(SECTIONS)
     assert 'id="chart-rates"' in html and 'id="chart-warnings"' in html and 'id="visit-heat"' in html
     assert "/static/chartist.umd.js" in html and "cdn" not in html.lower()
 

@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ladder.py
 	$(BIN)/python bench/roster.py
 	$(BIN)/python bench/import_duplicates.py
+	$(BIN)/python bench/dashboard.py
 
 # Offline install (docs/operations.md): `make wheelhouse` on a machine with network, copy the folder,
 # then `make install-offline` on the server. WHEEL_PLATFORM / WHEEL_PYTHON pick another target,

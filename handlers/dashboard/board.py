@@ -89,13 +89,14 @@ async def _approvals(ctx: Context, now: datetime) -> dict[str, Any]:
     (rates, types), (stuck_total, stuck) = await asyncio.gather(
         _read(ctx, months_and_types, months, scope), _read(ctx, stuck_items, stage_before, scope))
     return {
-        "months": [{"label": f"{m.month.year % 100:02d}-{m.month.month:02d}", "submitted": m.submitted,
+        "months": [{"label": f"{m.month.month}月", "submitted": m.submitted,
                     "same_day": m.same_day, "rate": None if m.rate is None else round(100 * m.rate, 1)}
                    for m in rates],
         "has_rates": any(m.submitted for m in rates),
         "types": [{"type": t.type, "avg": round(t.avg_days, 1), "done": t.done}
                   for t in types if t.avg_days is not None],
-        "since": months[0].isoformat(), "stuck_total": stuck_total, "stuck_after": STUCK_AFTER,
+        "since": months[0].isoformat(), "first": f"{months[0].year}年{months[0].month}月",
+        "last": f"{months[-1].year}年{months[-1].month}月", "stuck_total": stuck_total, "stuck_after": STUCK_AFTER,
         "stuck": [{"number": s.number, "title": s.title, "type": s.type, "unit": s.unit, "stage": s.stage,
                    "handler": s.handler, "since": to_local(s.stage_since).strftime("%m-%d"),
                    "days": cal.workdays_between(to_local(s.stage_since).date(), today)} for s in stuck],

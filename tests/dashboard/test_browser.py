@@ -82,6 +82,7 @@ def screenshot(driver: Any, path: Path) -> None:
     width = driver.get_window_size()["width"]
     height = driver.execute_script("return document.documentElement.scrollHeight")
     driver.set_window_size(width, min(int(height) + 120, 6000))
+    driver.execute_script("window.scrollTo(0, 0)")
     driver.save_screenshot(str(path))
 
 

@@ -109,13 +109,18 @@ class SessionSigner:
 
     async def csrf_ok(self, request: web.Request, session: WebSession) -> bool:
         """A state-changing request carries this session's token and comes from our own origin."""
-        origin = request.headers.get("Origin") or request.headers.get("Referer") or ""
-        if origin and urlsplit(origin).netloc not in ("", request.host):
+        if not same_origin(request):
             return False
         given = request.headers.get(CSRF_HEADER, "")
         if not given and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
             given = str((await request.post()).get(CSRF_FIELD, ""))
         return bool(given) and hmac.compare_digest(given.encode(), self.csrf_token(session).encode())
+
+
+def same_origin(request: web.Request) -> bool:
+    """False when the browser says the request comes from another site (Origin, else Referer)."""
+    origin = request.headers.get("Origin") or request.headers.get("Referer") or ""
+    return not origin or urlsplit(origin).netloc in ("", request.host)
 
 
 def signin_page(*, title: str, jsapi_url: str, corp_id: str, login_url: str, status: int = 200) -> web.Response:
@@ -130,6 +135,8 @@ def login_handler(signer: SessionSigner, exchange: ExchangeCode) -> Callable[[we
     """`POST …/login` with JSON `{"code": authCode}`: asks DingTalk who it is and sets the cookie."""
 
     async def login(request: web.Request) -> web.Response:
+        if not same_origin(request):
+            return web.json_response({"error": "请求来源不正确"}, status=403)
         if request.content_type != "application/json":
             return web.json_response({"error": "请求格式错误"}, status=415)
         try:

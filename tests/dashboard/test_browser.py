@@ -205,3 +205,20 @@ async def test_chat_page_board_button_and_kanban_card(browser: Any, board_bot: B
         browser.switch_to.window(chat_tab)
 
     await in_thread(scenario)
+
+
+@pytest.mark.usefixtures("sqlite_only")
+async def test_outside_dingtalk_the_real_jsapi_asks_to_open_in_dingtalk(browser: Any, make_bot) -> None:  # type: ignore[no-untyped-def]
+    app = await make_bot(dashboard={"jsapi_url": ""})  # the bot's own copy of the DingTalk JSAPI
+
+    def scenario() -> None:
+        browser.set_window_size(*PHONE)
+        browser.get(f"{base_of(app)}/dashboard/static/dashboard.css")
+        browser.delete_all_cookies()
+        browser.get(f"{base_of(app)}/dashboard")
+        assert browser.find_element(By.CSS_SELECTOR, 'script[src="/dashboard/static/dingtalk.open.js"]')
+        WebDriverWait(browser, 10).until(EC.text_to_be_present_in_element((By.ID, "status"), "请在钉钉客户端中打开"))
+        assert browser.execute_script("return typeof dd.runtime.permission.requestAuthCode") == "function"
+        assert not browser.find_elements(By.ID, "whoami")
+
+    await in_thread(scenario)

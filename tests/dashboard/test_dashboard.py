@@ -58,6 +58,9 @@ async def test_mianden_signs_in_once_per_code(web: Browserless, emulator: Emulat
         assert r.status == 401
     async with web.http.post(f"{web.base}/dashboard/login", data={"code": code}) as r:  # a cross-site form
         assert r.status == 415
+    async with web.http.post(f"{web.base}/dashboard/login", json={"code": code},
+                             headers={"Origin": "http://evil.example"}) as r:
+        assert r.status == 403
     assert "requestAuthCode" in (await web.get())[1]
 
 

@@ -7,7 +7,8 @@ and the old oapi gettoken and media/upload), recording every message it receives
 and every upload in `media`. `faults` injects 5xx, 429, throttling, slow answers and flow
 control; `drop_sockets()` and `silence()` break the stream. `send_event()` pushes an EVENT frame
 (OA approval events), and `GET /v1.0/workflow/processInstances` serves the instances put in
-`workflow[processInstanceId]` (the `result` object of the real answer).
+`workflow[processInstanceId]` (the `result` object of the real answer). H5 免登 (the JSAPI stand-in,
+authCode, user-info exchange) is in h5.py.
 """
 
 from __future__ import annotations

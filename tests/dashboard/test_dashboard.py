@@ -12,6 +12,7 @@ import pytest
 from sqlmodel import select
 
 from bot.app import BotApp
+from bot.config import ConfigError, load_config
 from bot.emulator import Emulator
 from bot.web_session import COOKIE, SessionSigner
 from handlers.dashboard import pages
@@ -188,3 +189,21 @@ async def test_long_unit_lists_are_cut_with_a_link_to_all(web: Browserless, monk
     assert list(unit_links(html)) == ["教育局", "财政局"] and "查看全部 4 个单位" in html
     html = (await web.get("/dashboard?units=all"))[1]
     assert len(unit_links(html)) == 4 and "查看全部" not in html
+
+
+async def test_signin_survives_a_revoked_oapi_token(web: Browserless, emulator: Emulator) -> None:
+    assert await web.sign_in("bb_ld1") == 200
+    emulator.revoke_tokens()  # the bot's cached oapi token is now refused (40014): it fetches a new one
+    assert await web.sign_in("bb_ywy1") == 200
+    assert "李明" in (await web.get())[1]
+
+
+def test_dashboard_config_is_checked(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[dashboard]\nbase_url = "bot.example.gov.cn"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\[dashboard\] base_url"):
+        load_config(cfg, env={})
+    cfg.write_text('[dashboard]\nbase_url = "https://bot.example.gov.cn"\n', encoding="utf-8")
+    loaded = load_config(cfg, env={"BOT_DASHBOARD_SECRET": "s3cret"})
+    assert loaded.dashboard.enabled and loaded.dashboard.session_secret == "s3cret"
+    assert "s3cret" not in repr(loaded)

@@ -50,6 +50,7 @@ async def load_board_samples(db: Database, now: datetime) -> str:
         accounts = {a.user_id: a for a in (await s.exec(select(Account))).all()}
         staff, supervisor = accounts["bb_ywy1"], accounts["jdy1"]
         contact = accounts["jyj_ll"]
+        from_feedback = None
         for short, source, text, days in PROBLEMS:
             deadline = cal.add_workdays(today, days) if days >= 0 else _back(cal, today, -days)
             problem = await create_problem(
@@ -58,6 +59,8 @@ async def load_board_samples(db: Database, now: datetime) -> str:
                 actor=staff)
             if short == "教育局" and days > 0:
                 await report(s, problem, contact, "已调整 1 名，其余正在办理")
+            if source == "监督员反馈":
+                from_feedback = problem
         units["教育局"].frozen_since = today - timedelta(days=3)  # as the ladder does past freeze_after
         s.add(units["教育局"])
         ids = [u.id for u in units.values()]
@@ -85,6 +88,9 @@ async def load_board_samples(db: Database, now: datetime) -> str:
                     content=f"示例反馈：窗口服务建议（{day}）", show_name=False, at=_at(day))
                 if k < 2:
                     await feedback.answer(s, fb, staff, "已转相关单位研究落实", working_days=rng.choice([3, 5, 8]))
+                elif from_feedback is not None:  # the 城关镇 problem came from this one
+                    await feedback.to_problem(s, fb, staff, from_feedback)
+                    from_feedback = None
         await _roster(s, today)
     return f"看板示例数据：{len(PROBLEMS)} 个整改问题、{n} 件审批事项、本年走访计划和监督员反馈。"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import String, and_, case, cast, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.approvals.tables import DAILY_TYPES, IN_PROGRESS, WITHDRAWN, ApprovalItem
@@ -72,14 +72,15 @@ async def months_and_types(session: AsyncSession, months: list[date], unit_id: i
     if unit_id is not None:
         where = and_(where, T.unit_id == unit_id)
     # grouped by day (the index order) and type, folded into months here: cheaper than a month expression
+    # the day as text ('YYYY-MM-DD' on both databases): a few thousand rows, no date objects to build
     rows = (await session.exec(select(  # type: ignore[call-overload]
-        T.submitted_on, T.type, func.count(), func.sum(case((T.working_days == 0, 1), else_=0)),
+        cast(T.submitted_on, String), T.type, func.count(), func.sum(case((T.working_days == 0, 1), else_=0)),
         func.count(T.working_days), func.sum(T.working_days),
     ).where(where).group_by(T.submitted_on, T.type))).all()
-    by_month = {(m.year, m.month): MonthRate(m, 0, 0) for m in months}
+    by_month = {m.isoformat()[:7]: MonthRate(m, 0, 0) for m in months}
     days: dict[str, list[int]] = {}
     for day, type_, n, same_day, done, total_days in rows:
-        key = (day.year, day.month)
+        key = day[:7]
         if type_ in DAILY_TYPES and key in by_month:
             by_month[key].submitted += int(n)
             by_month[key].same_day += int(same_day or 0)
@@ -97,10 +98,10 @@ async def stuck_items(session: AsyncSession, stage_before: datetime, unit_id: in
     where = and_(T.status == IN_PROGRESS, T.stage_since < stage_before)
     if unit_id is not None:
         where = and_(where, T.unit_id == unit_id)
-    (total,) = (await session.exec(select(func.count()).select_from(ApprovalItem).where(where))).one()  # type: ignore[call-overload]
     rows = (await session.exec(select(  # type: ignore[call-overload]
         T.number, T.title, T.type, U.short_name, U.name, T.stage, T.handler_name, T.stage_since,
+        func.count().over().label("total"),  # all the stuck items, counted in the same pass
     ).join(Unit, U.id == T.unit_id).where(where).order_by(T.stage_since, T.number).limit(limit))).all()
-    return int(total), [
+    return (int(rows[0][-1]) if rows else 0), [
         StuckItem(n, title, type_, short or name, stage, handler, since)
-        for n, title, type_, short, name, stage, handler, since in rows]
+        for n, title, type_, short, name, stage, handler, since, _total in rows]

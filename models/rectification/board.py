@@ -63,16 +63,15 @@ async def lights_by_unit(session: AsyncSession, red_before: date, green_from: da
     if unit_id is not None:
         where = and_(where, P.unit_id == unit_id)
     counts = select(
-        P.unit_id.label("unit_id"),
+        P.unit_id.label("unit_id"), func.count().label("total"),
         func.sum(case((P.deadline < red_before, 1), else_=0)).label("red"),
-        func.sum(case((and_(P.deadline >= red_before, P.deadline < green_from), 1), else_=0)).label("yellow"),
-        func.sum(case((P.deadline >= green_from, 1), else_=0)).label("green"),
+        func.sum(case((P.deadline < green_from, 1), else_=0)).label("not_green"),
     ).where(where).group_by(P.unit_id).subquery()
     rows = (await session.exec(select(  # type: ignore[call-overload]
-        U.id, U.short_name, U.name, counts.c.red, counts.c.yellow, counts.c.green, U.frozen_since,
+        U.id, U.short_name, U.name, counts.c.total, counts.c.red, counts.c.not_green, U.frozen_since,
     ).join(counts, counts.c.unit_id == U.id))).all()
-    out = [UnitLights(uid, short or name, int(r or 0), int(y or 0), int(g or 0), frozen)
-           for uid, short, name, r, y, g, frozen in rows]
+    out = [UnitLights(uid, short or name, int(red), int(not_green) - int(red), int(total) - int(not_green), frozen)
+           for uid, short, name, total, red, not_green, frozen in rows]
     out.sort(key=lambda u: (-u.red, -u.yellow, -u.total, u.label))
     return out
 

@@ -52,7 +52,8 @@ async def coverage(session: AsyncSession, today: date, limit: int = 20) -> Cover
         select(G.id, G.name).order_by(G.id))).all()}
     visits = (await session.exec(select(V.unit_id, V.group_id, V.month)  # type: ignore[call-overload]
                                  .where(V.plan_id == plan.id).order_by(V.month, V.unit_id))).all()
-    cov.groups = [name for gid, name in groups.items() if any(v[1] == gid for v in visits)]
+    planned_groups = {group_id for _unit, group_id, _month in visits}
+    cov.groups = [name for gid, name in groups.items() if gid in planned_groups]
     cov.cells = {name: {m: Cell() for m in range(1, 13)} for name in cov.groups}
     missing = []
     for unit_id, group_id, month in visits:

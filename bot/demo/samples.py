@@ -14,7 +14,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db import Database
-from models import Account, PlannedVisit, RosterPlan, Unit, VisitRecord
+from models import Account, PlannedVisit, ProblemEvent, RosterPlan, Unit, VisitRecord
 from models.approvals.ops import ItemData, upsert_item
 from models.approvals.tables import DAILY_TYPES, DONE, IN_PROGRESS
 from models.base import LOCAL_TZ
@@ -58,7 +58,12 @@ async def load_board_samples(db: Database, now: datetime) -> str:
                 assigned_on=min(today - timedelta(days=40), deadline), deadline=deadline, provisional=False,
                 actor=staff)
             if short == "教育局" and days > 0:
-                await report(s, problem, contact, "已调整 1 名，其余正在办理")
+                event = await report(s, problem, contact, "已调整 1 名，其余正在办理")
+                event.at = _at(today - timedelta(days=2), 15)
+            for event in (await s.exec(select(ProblemEvent).where(  # the 交办 on the day it was assigned
+                    ProblemEvent.problem_id == problem.id, ProblemEvent.action == "交办"))).all():
+                event.at = _at(problem.assigned_on, 9)
+                s.add(event)
             if source == "监督员反馈":
                 from_feedback = problem
         units["教育局"].frozen_since = today - timedelta(days=3)  # as the ladder does past freeze_after

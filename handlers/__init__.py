@@ -16,11 +16,11 @@ from bot.router import Router
 from handlers.accounts import basics, binding, import_accounts
 from handlers.approvals import import_approvals, progress, stats
 from handlers.calendar import import_holidays
+from handlers.dashboard import command as dashboard
 from handlers.evaluation import commands as evaluation
 from handlers.evaluation import export as evaluation_export
 from handlers.evaluation import import_complaints, import_indicators, import_scores, watchlist
 from handlers.evaluation import rounds as evaluation_rounds
-from handlers.dashboard import command as dashboard
 from handlers.feedback import filing, supervisors
 from handlers.rectification import export, import_problems, ledger, problems
 from handlers.rectification import sources as problem_sources

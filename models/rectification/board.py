@@ -13,6 +13,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.calendar.workdays import WorkCalendar
+from models.rectification.rules import last_overdue_deadline
 from models.rectification.tables import CLOSED, OPEN_STATUSES, Problem, ProblemEvent
 from models.staffing.units import Unit
 
@@ -42,18 +43,14 @@ class ProblemHistory:
 
 
 def light_bounds(cal: WorkCalendar, today: date, yellow_days: int) -> tuple[date, date]:
-    """(red_before, green_from): a deadline before `red_before` is 🔴, from `green_from` on 🟢, else 🟡.
-
-    Same as rules.light: 🔴 when a working day in (deadline, today] exists, 🟡 when at most
-    `yellow_days` working days lie in (today, deadline]."""
-    last_workday = today
-    while not cal.is_workday(last_workday) and today - last_workday < timedelta(days=60):
-        last_workday -= timedelta(days=1)
-    day, count = today, 0
-    while count <= yellow_days:
+    """(red_before, green_from): a deadline before `red_before` is 🔴, from `green_from` on 🟢, else 🟡,
+    exactly as rules.light decides one problem (a deadline on a rest day is due on the next working day)."""
+    red_before = last_overdue_deadline(cal, today) + timedelta(days=1)
+    day, count = today, 0  # the yellow_days-th working day after today (today not counted)
+    while count < yellow_days:
         day += timedelta(days=1)
         count += cal.is_workday(day)
-    return last_workday, day
+    return red_before, day + timedelta(days=1)
 
 
 async def lights_by_unit(session: AsyncSession, red_before: date, green_from: date,

@@ -27,6 +27,7 @@ from models.rectification.tables import (
     ProblemAttachment,
     ProblemEvent,
 )
+from models.staffing.units import Unit
 
 REMIND_KIND = "problem.remind"
 IMPORT_ACTOR = "导入"
@@ -232,3 +233,25 @@ def _shown(value: Any) -> str:
     if isinstance(value, date):
         return value.isoformat()
     return str(value) if value not in ("", None) else "（空）"
+
+
+
+async def update_freezes(session: AsyncSession, *, overdue_by_unit: dict[int, int], today: date,
+                         limit: int) -> tuple[int, int]:
+    """冻结 a unit while a problem is more than `limit` working days overdue; lift it when none is.
+    Returns (frozen, unfrozen)."""
+    frozen = unfrozen = 0
+    for unit in (await session.exec(select(Unit))).all():
+        should = overdue_by_unit.get(unit.id or 0, 0) > limit
+        if should and unit.frozen_since is None:
+            unit.frozen_since = today
+            audit(session, "unit.freeze", "unit", unit.uscc, f"整改问题逾期超过 {limit} 个工作日")
+            frozen += 1
+        elif not should and unit.frozen_since is not None:
+            unit.frozen_since = None
+            audit(session, "unit.unfreeze", "unit", unit.uscc, "逾期问题已处理")
+            unfrozen += 1
+        else:
+            continue
+        session.add(unit)
+    return frozen, unfrozen

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -50,3 +51,17 @@ async def attachments(session: AsyncSession, *, problem_id: int) -> list[Problem
 async def attachment_count(session: AsyncSession, *, problem_id: int) -> int:
     return (await session.exec(
         select(func.count()).select_from(ProblemAttachment).where(ProblemAttachment.problem_id == problem_id))).one()
+
+
+OpenRow = tuple[int, str, int, date, int, str, str, bool, str]
+
+
+async def open_problem_rows(session: AsyncSession) -> list[OpenRow]:
+    """The columns of every open problem the daily scan needs (not whole ORM objects: 100,000 of them):
+    id, number, unit_id, deadline, revision, status, description, deadline_provisional, unit name."""
+    columns: tuple[Any, ...] = (
+        Problem.id, Problem.number, Problem.unit_id, Problem.deadline, Problem.revision, Problem.status,
+        Problem.description, Problem.deadline_provisional, Unit.name)
+    rows = (await session.exec(select(*columns).join(Unit).where(
+        col(Problem.status).in_(OPEN_STATUSES)))).all()
+    return [tuple(row) for row in rows]

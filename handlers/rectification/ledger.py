@@ -132,9 +132,7 @@ async def _tell_admins_calendar(session: Any, ctx: Context, year: int) -> None:
     """Once per year: deadlines past the official calendar data are provisional (暂定)."""
     from models.accounts.tables import accounts_with_role
 
-    text = (f"{year} 年的法定节假日安排尚未载入，涉及 {year} 年的整改期限暂按周一至周五（扣除元旦、劳动节、"
-            f"春节、国庆节）计算并标注“暂定”。国务院办公厅公布安排后，请用 import holidays 导入全年安排"
-            f"（“全年正式安排”列填“是”）。")
+    text = ctx.services.renderer.render("rectification_calendar_provisional.md.j2", {"year": year})
     for admin in await accounts_with_role(session, Role.ADMIN):
         await enqueue(session, dedup_key=f"calendar.provisional:{year}:{admin.user_id}", kind="calendar.provisional",
                       recipient=user_recipient(admin.user_id), msg_key="sampleMarkdown",

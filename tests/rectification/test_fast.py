@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import re
 from datetime import date
 from pathlib import Path
@@ -194,3 +195,14 @@ async def test_a_new_closed_problem_of_an_import_is_closed_by_create_problem(fas
 async def _count(db, model) -> int:
     async with db.read() as session:
         return (await session.exec(select(func.count()).select_from(model))).one()
+
+
+async def test_a_provisional_deadline_tells_the_administrators_from_a_template(fast):
+    made = await fast.say("bb_ywy1", "交办 教育局 巡察 2028-03-01 超编借调人员3名")
+    assert made.outcome == "ok", made.text
+    async with fast.services.db.read() as session:
+        rows = (await session.exec(select(OutboxMessage).where(OutboxMessage.kind == "calendar.provisional"))).all()
+    expected = ("2028 年的法定节假日安排尚未载入，涉及 2028 年的整改期限暂按周一至周五"
+                "（扣除元旦、劳动节、春节、国庆节）计算并标注“暂定”。国务院办公厅公布安排后，"
+                "请用 import holidays 导入全年安排（“全年正式安排”列填“是”）。")
+    assert [json.loads(r.payload)["text"] for r in rows] == [expected]

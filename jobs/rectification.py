@@ -13,17 +13,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlmodel import select
-
 from bot.context import Services
 from bot.notify import notification_rows
-from models import Problem, Unit
 from models.accounts.roles import Role
 from models.accounts.tables import people_by_unit
-from models.audit import audit
 from models.calendar.workdays import WorkCalendar
 from models.outbox import enqueue_many, existing_keys
-from models.rectification.ops import REMIND_KIND
+from models.rectification.ops import REMIND_KIND, update_freezes
+from models.rectification.queries import open_problem_rows
 from models.rectification.rules import (
     LIGHT_ICONS,
     Slot,
@@ -35,7 +32,7 @@ from models.rectification.rules import (
     local_today,
     workdays_left,
 )
-from models.rectification.tables import IN_REVIEW, OPEN_STATUSES
+from models.rectification.tables import IN_REVIEW
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +57,7 @@ async def scan_ladder(services: Services, now: datetime | None = None) -> ScanRe
         people = await people_by_unit(session)
         contacts, leaders = people.get(Role.UNIT_CONTACT, {}), people.get(Role.UNIT_LEADER, {})
         office_leaders = people.get(Role.OFFICE_LEADER, {}).get(0, [])
-        columns = (Problem.id, Problem.number, Problem.unit_id, Problem.deadline, Problem.revision, Problem.status,
-                   Problem.description, Problem.deadline_provisional, Unit.name)
-        rows = (await session.exec(select(*columns).join(Unit).where(  # type: ignore[call-overload]
-            Problem.status.in_(OPEN_STATUSES)))).all()  # type: ignore[attr-defined]
+        rows = await open_problem_rows(session)
         overdue_by_unit: dict[int, int] = {}
         left_cache: dict[date, int] = {}
         rungs: list[tuple[_Open, Slot, int, list[str]]] = []
@@ -84,7 +78,8 @@ async def scan_ladder(services: Services, now: datetime | None = None) -> ScanRe
                         rungs.append((problem, slot, left, users))
         if rungs:
             result.reminders = await _enqueue_rungs(session, services, rungs, today, due)
-        await _update_freezes(session, services, overdue_by_unit, today, result)
+        result.frozen, result.unfrozen = await update_freezes(
+            session, overdue_by_unit=overdue_by_unit, today=today, limit=services.rules.freeze_after)
     log.info("ladder scan %s: %s", today, result)
     return result
 
@@ -135,25 +130,6 @@ def _reminder_data(problem: _Open, cal: WorkCalendar, today: date, left: int, au
     return {"number": problem.number, "icon": LIGHT_ICONS[colour], "description": problem.description,
             "deadline": deadline_text(cal, problem.deadline), "provisional": problem.provisional,
             "left": left, "left_phrase": days_phrase(left), "audience": audience, "unit_name": problem.unit_name}
-
-
-async def _update_freezes(session: Any, services: Services, overdue_by_unit: dict[int, int], today: date,
-                          result: ScanResult) -> None:
-    """冻结 a unit while a problem is more than `freeze_after` working days overdue; lift it when none is."""
-    limit = services.rules.freeze_after
-    for unit in (await session.exec(select(Unit))).all():
-        should = overdue_by_unit.get(unit.id, 0) > limit
-        if should and unit.frozen_since is None:
-            unit.frozen_since = today
-            audit(session, "unit.freeze", "unit", unit.uscc, f"整改问题逾期超过 {limit} 个工作日")
-            result.frozen += 1
-        elif not should and unit.frozen_since is not None:
-            unit.frozen_since = None
-            audit(session, "unit.unfreeze", "unit", unit.uscc, "逾期问题已处理")
-            result.unfrozen += 1
-        else:
-            continue
-        session.add(unit)
 
 
 def register(scheduler: Any, app: Any) -> None:

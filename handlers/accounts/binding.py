@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-import json
-
-from sqlmodel import select
+from typing import Any
 
 from bot.context import Button, Context, Incoming, Reply
 from bot.importing.fields import parse_id
 from bot.notify import notify_users
-from bot.render import Markdown, md_code
 from bot.router import Command, Router
-from models import Account, BindingRequest, Unit
+from models.accounts.ops import decide_binding
+from models.accounts.ops import request_binding as add_request
+from models.accounts.queries import binding_request, pending_request_of, pending_requests
 from models.accounts.roles import UNIT_ROLES, Right, Role, parse_roles, role_labels
 from models.accounts.tables import account_by_user, accounts_with_role
-from models.audit import audit
-from models.base import to_local, utcnow
+from models.base import to_local
+from models.staffing.queries import unit_by_id
 from models.staffing.unit_match import match_units
+from models.staffing.units import Unit
+
+
+def status(kind: str, outcome: str = "ok", **data: Any) -> Reply:
+    """A short account answer: one of the kinds of accounts_status.md.j2."""
+    return Reply("accounts_status.md.j2", {"kind": kind, **data}, outcome=outcome)
 
 
 def usage(problem: str, usage_text: str, example: str = "") -> Reply:
@@ -26,24 +31,18 @@ def usage(problem: str, usage_text: str, example: str = "") -> Reply:
 async def request_binding(msg: Incoming, ctx: Context) -> Reply:
     """An unknown user asks for an account in a unit; administrators are told."""
     if ctx.account is not None:
-        text = f"您已开通账号（{role_labels(ctx.roles)}），无需再申请。发送 帮助 查看功能。"
-        return Reply("message.md.j2", {"text": text})
+        return status("already_bound", roles=role_labels(ctx.roles))
     if not ctx.args:
         return usage("请告诉我您所在的单位。", "申请绑定 单位名称", "申请绑定 教育局")
     async with ctx.db.write() as session:
-        pending = (await session.exec(select(BindingRequest).where(
-            BindingRequest.user_id == msg.user_id, BindingRequest.status == "pending"))).first()
+        pending = await pending_request_of(session, user_id=msg.user_id)
         if pending is not None:
-            return Reply("message.md.j2", {"text": f"您的绑定申请（编号 {pending.id}）正在审核中，请耐心等待。"})
+            return status("pending", id=pending.id)
         units = await match_units(session, ctx.args)
         if len(units) != 1:
             return _unit_choice(ctx.args, units)
         unit = units[0]
-        req = BindingRequest(user_id=msg.user_id, nick=msg.nick[:50], unit_id=unit.id)  # type: ignore[arg-type]
-        session.add(req)
-        await session.flush()
-        audit(session, "binding.request", "binding_request", req.id, json.dumps(
-            {"unit": unit.name, "nick": msg.nick}, ensure_ascii=False), actor_user_id=msg.user_id)
+        req = await add_request(session, user_id=msg.user_id, nick=msg.nick, unit=unit)
         admins = [a.user_id for a in await accounts_with_role(session, Role.ADMIN)]
         await notify_users(
             session, ctx.services.renderer, kind="binding.request", key=str(req.id), user_ids=admins,
@@ -57,11 +56,8 @@ async def request_binding(msg: Incoming, ctx: Context) -> Reply:
 
 def _unit_choice(text: str, units: list[Unit]) -> Reply:
     if not units:
-        hint = f"没有找到单位“{text}”。请发送单位全称或常用简称，例如：申请绑定 教育局"
-        return Reply("message.md.j2", {"text": hint}, outcome="not_found")
-    names = "、".join(u.name for u in units)
-    return Reply("message.md.j2", {"text": f"“{text}”对应多个单位：{names}。请发送更完整的名称。"},
-                 outcome="invalid")
+        return status("unit_not_found", "not_found", text=text)
+    return status("ambiguous", "invalid", text=text, names="、".join(u.name for u in units))
 
 
 def _parse_id(args: str) -> tuple[int | None, str]:
@@ -98,28 +94,19 @@ async def _decide(msg: Incoming, ctx: Context, req_id: int, *, approved: bool, r
                   reason: str = "") -> Reply:
     assert ctx.account is not None
     async with ctx.db.write() as session:
-        req = await session.get(BindingRequest, req_id)
+        req = await binding_request(session, request_id=req_id)
         if req is None:
-            hint = f"没有编号为 {req_id} 的绑定申请。发送 绑定申请 查看待审核列表。"
-            return Reply("message.md.j2", {"text": hint}, outcome="not_found")
+            return status("no_request", "not_found", id=req_id)
         if req.status != "pending":
-            done = "通过" if req.status == "approved" else "拒绝"
-            return Reply("message.md.j2", {"text": f"绑定申请 #{req_id} 已被{done}，无需重复处理。"}, outcome="invalid")
-        unit = await session.get(Unit, req.unit_id)
+            return status("already_decided", "invalid", id=req_id,
+                          done="通过" if req.status == "approved" else "拒绝")
+        unit = await unit_by_id(session, unit_id=req.unit_id)
         assert unit is not None
         if approved and await account_by_user(session, req.user_id) is not None:
-            text = Markdown(f"用户 {md_code(req.user_id)} 已有账号，请改用 import accounts 调整。")
-            return Reply("message.md.j2", {"text": text}, outcome="invalid")
-        req.status, req.reason = ("approved" if approved else "refused"), reason
-        req.decided_by, req.decided_at = ctx.account.id, utcnow()
-        session.add(req)
+            return status("has_account", "invalid", user_id=req.user_id)
         labels = role_labels(roles or [])
-        if approved:
-            session.add(Account(user_id=req.user_id, name=req.nick or req.user_id, unit_id=unit.id,
-                                roles=",".join(r.value for r in Role if r in (roles or []))))
-        audit(session, "binding.approve" if approved else "binding.refuse", "binding_request", req.id,
-              json.dumps({"roles": labels, "reason": reason}, ensure_ascii=False),
-              actor_account_id=ctx.account.id, actor_user_id=msg.user_id)
+        decide_binding(session, request=req, unit=unit, actor=ctx.account, approved=approved, roles=roles or [],
+                       labels=labels, reason=reason)
         data = {"approved": approved, "unit": unit.name, "roles": labels, "reason": reason}
         await notify_users(session, ctx.services.renderer, kind="binding.result", key=str(req.id),
                            user_ids=[req.user_id], template="binding_result.md.j2", data=data)
@@ -129,9 +116,7 @@ async def _decide(msg: Incoming, ctx: Context, req_id: int, *, approved: bool, r
 
 async def list_bindings(msg: Incoming, ctx: Context) -> Reply:
     async with ctx.db.read() as session:
-        rows = (await session.exec(
-            select(BindingRequest, Unit).join(Unit).where(BindingRequest.status == "pending")
-            .order_by(BindingRequest.id))).all()  # type: ignore[arg-type]
+        rows = await pending_requests(session)
     requests = [{"id": r.id, "nick": r.nick, "user_id": r.user_id, "unit": u.name,
                  "at": to_local(r.created_at).strftime("%m-%d %H:%M")} for r, u in rows]
     return Reply("binding_list.md.j2", {"requests": requests})

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import select
-
 from bot.db import Database
 from bot.importing.base import Column, ErrorLog, ImportJob, KindSpec, first_seen, parse_columns
 from bot.importing.fields import parse_mobile, parse_role_list, text
 from bot.importing.reader import Row
+from models.accounts.queries import all_accounts
 from models.accounts.roles import ROLE_LABELS, UNIT_ROLES, Role
 from models.accounts.tables import Account
+from models.staffing.queries import all_units
 from models.staffing.unit_match import UnitIndex
-from models.staffing.units import Unit
 
 UNIT_HEADER = "所属单位"
 COLUMNS = (
@@ -36,11 +35,11 @@ async def load(db: Database, rows: list[Row], job: ImportJob) -> None:
         if values.get("user_id"):
             first_seen(errors, seen, values["user_id"], row.number, "钉钉用户ID")
     async with db.write() as session:
-        units = UnitIndex((await session.exec(select(Unit))).all())
+        units = UnitIndex(await all_units(session))
         for row, values in parsed:
             _resolve_unit(row, values, units, errors)
         errors.raise_if_any()
-        existing = {a.user_id: a for a in (await session.exec(select(Account))).all()}
+        existing = {a.user_id: a for a in await all_accounts(session)}
         for row, values in parsed:
             values["roles"] = ",".join(r.value for r in values["roles"])
             key = values["user_id"]

@@ -16,13 +16,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlmodel import select
-
 from bot.db import Database
 from bot.importing.base import Column, ErrorLog, ImportJob, KindSpec, _plain, first_seen, parse_columns
 from bot.importing.fields import as_text, parse_bool, parse_date, text
 from bot.importing.reader import Row
-from models.calendar.tables import HolidayOverride, HolidayYear
+from models.calendar.ops import mark_year, update_override
+from models.calendar.queries import holiday_overrides
+from models.calendar.tables import HolidayOverride
 
 MIN_YEAR, MAX_YEAR = 1900, 2100
 REST_WORDS = ("休息日", "休息", "放假", "假日", "节假日")
@@ -66,7 +66,7 @@ async def load(db: Database, rows: list[Row], job: ImportJob) -> None:
     official = _official_years(parsed, errors)
     errors.raise_if_any()
     async with db.write() as session:
-        existing = {h.day: h for h in (await session.exec(select(HolidayOverride))).all()}
+        existing = {h.day: h for h in await holiday_overrides(session)}
         for row, values in parsed:
             day = values["day"]
             _upsert(session, job, existing.get(day), values, key=day.isoformat(), row=row.number)
@@ -89,14 +89,8 @@ def _official_years(parsed: list[tuple[Row, dict[str, Any]]], errors: ErrorLog) 
 
 async def _mark_year(session: Any, job: ImportJob, year: int, official: bool) -> None:
     """Record (and audit) whether `year`'s imported days are its official full-year arrangement."""
-    row = await session.get(HolidayYear, year)
-    if row is not None and row.official == official:
+    if not await mark_year(session, year=year, official=official, note=job.source):
         return
-    if row is None:
-        session.add(HolidayYear(year=year, official=official, note=job.source[:100]))
-    else:
-        row.official = official
-        session.add(row)
     job._audit(session, "import.calendar_year", str(year), 0, {"official": official})
     state = "已按全年正式安排计算，不再标注“暂定”" if official else "不再作为全年正式安排"
     job.result.warnings.append(f"{year} 年：{state}")
@@ -111,8 +105,7 @@ def _upsert(session: Any, job: ImportJob, existing: HolidayOverride | None, valu
         job.upsert(session, existing, HolidayOverride, values, key=key, row=row)
         return
     detail = {k: [_plain(getattr(existing, k)), _plain(v)] for k, v in changes.items()}
-    for k, v in changes.items():
-        setattr(existing, k, v)
+    update_override(session, day=existing, changes=changes)
     job.result.updated += 1
     job._audit(session, "import.update", key, row, detail)
 

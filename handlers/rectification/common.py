@@ -28,6 +28,7 @@ from models.rectification.rules import (
     number_candidates,
     workdays_left,
 )
+from models.staffing.queries import unit_by_id
 
 _WORKDAYS = re.compile(r"^(\d{1,3})\s*(个)?(工作日|天|日)?$")
 DEADLINE_YEARS = 3  # a deadline or an extension from chat lies at most this many years ahead
@@ -35,6 +36,11 @@ DEADLINE_YEARS = 3  # a deadline or an extension from chat lies at most this man
 
 def text_reply(text: str, outcome: str = "ok") -> Reply:
     return Reply("message.md.j2", {"text": text}, outcome=outcome)
+
+
+def status(kind: str, outcome: str = "ok", **data: Any) -> Reply:
+    """A short 整改 answer: one of the kinds of rectification_status.md.j2."""
+    return Reply("rectification_status.md.j2", {"kind": kind, **data}, outcome=outcome)
 
 
 def usage(problem: str, usage_text: str, example: str = "") -> Reply:
@@ -56,7 +62,7 @@ async def problem_in_scope(session: AsyncSession, ctx: Context, token: str) -> P
 
 
 def not_found(token: str) -> Reply:
-    return text_reply(f"没有找到问题“{token}”。发送 整改（单位）或 台账（编办）查看问题清单。", "not_found")
+    return status("not_found", "not_found", token=token)
 
 
 def parse_deadline(text: str, cal: WorkCalendar, assigned_on: date) -> date:
@@ -83,6 +89,12 @@ def view(problem: Problem, unit: Unit, cal: WorkCalendar, today: date, ctx: Cont
         "colour": colour, "left": left, "left_phrase": "已销号" if colour == "closed" else days_phrase(left),
         "frozen": unit.frozen_since is not None,
     }
+
+
+async def problem_unit(session: AsyncSession, problem: Problem) -> Unit:
+    unit = await unit_by_id(session, unit_id=problem.unit_id)
+    assert unit is not None  # a foreign key
+    return unit
 
 
 async def unit_people(session: AsyncSession, unit_id: int, *, leaders: bool = True) -> list[str]:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlmodel import select
-
 from bot.context import Context, Incoming, Reply
 from bot.exports import send_export
 from bot.router import Command, Router
-from models import Problem, Unit
 from models.accounts.roles import Right
 from models.base import to_local
+from models.rectification.queries import problems_with_units
 from models.rectification.rules import light, local_today, workdays_left
 
 
@@ -21,7 +19,7 @@ async def export_ledger(msg: Incoming, ctx: Context) -> Reply:
     cal, now = await ctx.services.calendar(), ctx.services.clock()
     today = local_today(now)
     async with ctx.db.read() as session:
-        rows = (await session.exec(select(Problem, Unit).join(Unit).order_by(Problem.number))).all()
+        rows = await problems_with_units(session)
     ledger = [
         LedgerRow(number=p.number, unit=u.name, source=p.source, description=p.description,
                   requirement=p.requirement, assigned_on=p.assigned_on, deadline=p.deadline,

@@ -3,8 +3,9 @@
 Offices load historical and current rectification ledgers. The import never sends anything: no
 交办 message, no reminder is queued here (an imported ledger may be years old, and its units have
 long been told). The daily reminder scan (jobs.rectification) then treats imported open problems like any
-other. Pending reminders of a problem are cancelled, as problem_ops does, when an update moves its
-deadline or puts it under review or closes it.
+other. New problems and updates go through the state changes of chat (models.rectification.ops:
+create_problem, import_update → change_status, move_deadline), so pending reminders are cancelled
+when an update moves the deadline or puts the problem under review or closes it.
 
 Rules of this kind, beyond the common ones (docs/import-formats.md):
 - 问题编号, when given, is whatever number the office's ledger uses (trimmed, full-width folded, at
@@ -35,7 +36,6 @@ import unicodedata
 from datetime import date
 from typing import Any
 
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db import Database
@@ -51,20 +51,19 @@ from bot.importing.base import (
 )
 from bot.importing.fields import as_text, choice, parse_date, text
 from bot.importing.reader import Row
-from models.base import utcnow
 from models.calendar.workdays import WorkCalendar, load_calendar
-from models.rectification.ops import cancel_reminders
+from models.rectification.ops import create_problem, import_update
+from models.rectification.queries import all_problems
 from models.rectification.rules import deadline_from, problem_number
-from models.rectification.tables import CLOSED, IN_REVIEW, SOURCES, STATUSES, TODO, Problem, ProblemEvent
+from models.rectification.tables import SOURCES, STATUSES, TODO, Problem
+from models.staffing.queries import all_units
 from models.staffing.unit_match import UnitIndex
-from models.staffing.units import Unit
 
 NUMBER, UNIT, DESCRIPTION, ASSIGNED = "问题编号", "所属单位", "问题描述", "交办日期"
 DEADLINE, WORKDAYS, STATUS = "整改期限", "整改时限", "状态"
 BOTH = f"{DEADLINE}、{WORKDAYS}"
 MIN_YEAR, MAX_YEAR = 1900, 2100  # the years models.calendar.workdays handles
 MAX_WORKDAYS = 1000
-IMPORT_ACTOR = "导入"
 
 _NUMBER = re.compile(r"ZG-(\d{4})-(\d{4})")
 _WORKDAYS = re.compile(r"(\d+)(?:个)?(?:工作日)?")
@@ -147,11 +146,11 @@ async def load(db: Database, rows: list[Row], job: ImportJob) -> None:
         if values.get("number"):
             first_seen(errors, seen, values["number"], row.number, NUMBER)
     async with db.write() as session:
-        units = UnitIndex(list((await session.exec(select(Unit))).all()))
+        units = UnitIndex(await all_units(session))
         for row, values in parsed:
             _resolve_unit(row, values, units, errors)
         _check_blank_numbers(parsed, errors)
-        existing = list((await session.exec(select(Problem))).all())
+        existing = await all_problems(session)
         _match_blank_numbers(parsed, existing, errors)
         errors.raise_if_any()
         _generate_numbers(parsed, existing)
@@ -276,46 +275,34 @@ def _generate_numbers(parsed: Parsed, existing: list[Problem]) -> None:
 
 async def _write(session: AsyncSession, job: ImportJob, existing: Problem | None, values: dict[str, Any],
                  row: int, unit_names: dict[int | None, str]) -> None:
-    """Insert or update one problem with its history event (ImportJob counts and audits it)."""
+    """Create or update one problem through the state changes of chat; count and audit it as every import."""
     number = values["number"]
     where = f"{job.source} 第{row}行"
     if existing is None:
         values["status"] = values.get("status") or TODO
         values["requirement"] = values.get("requirement", "")
-        problem = job.upsert(session, None, Problem, values, key=number, row=row)
-        problem.origin = f"import:{job.source}"[:60]
-        if problem.status == CLOSED:
-            problem.closed_at = utcnow()
-        await session.flush()
-        session.add(ProblemEvent(problem_id=problem.id, actor_name=IMPORT_ACTOR, action="导入",
-                                 detail=f"导入自 {where}"[:2000]))
+        await create_problem(
+            session, unit_id=values["unit_id"], source=values["source"], description=values["description"],
+            requirement=values["requirement"], assigned_on=values["assigned_on"], deadline=values["deadline"],
+            provisional=values["deadline_provisional"], actor=None, origin=f"import:{job.source}"[:60],
+            number=number, status=values["status"], imported_from=where)
+        job.result.added += 1
+        job._audit(session, "import.add", number, row, {k: _plain(v) for k, v in values.items()})
         return
     if values.get("status") is None:
         values.pop("status", None)  # blank or absent: keep the stored status
-    changes = {k: (getattr(existing, k), v) for k, v in values.items() if getattr(existing, k) != v}
-    job.upsert(session, existing, Problem, values, key=number, row=row)
+    changes = await import_update(session, existing, values=values, where=where,
+                                  shown={"labels": LABELS, "units": unit_names})
     if not changes:
+        job.result.unchanged += 1
         return
-    if "deadline" in changes:
-        existing.revision += 1
-    if "status" in changes:
-        existing.closed_at = utcnow() if existing.status == CLOSED else None
-    if "deadline" in changes or ("status" in changes and existing.status in (CLOSED, IN_REVIEW)):
-        await cancel_reminders(session, existing)
-    if "unit_id" in changes:
-        old, new = changes["unit_id"]
-        changes["unit_id"] = (unit_names.get(old, old), unit_names.get(new, new))
-    listed = "；".join(f"{LABELS[k]}：{_shown(old)} → {_shown(new)}" for k, (old, new) in changes.items())
-    session.add(ProblemEvent(problem_id=existing.id, actor_name=IMPORT_ACTOR, action="导入更新",
-                             detail=f"{where}：{listed}"[:2000]))
+    job.result.updated += 1
+    detail = {k: [_plain(old), _plain(new)] for k, (old, new) in changes.items()}
+    job._audit(session, "import.update", number, row, detail)
 
 
-def _shown(value: Any) -> str:
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value) if value not in ("", None) else "（空）"
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
 
 
 SPEC = KindSpec(

@@ -7,8 +7,6 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
-from sqlmodel import select
-
 from bot.context import Button, Context, Incoming, Reply
 from bot.dialogue import Flow, Invalid, Step, unit_step
 from bot.importing.fields import explain
@@ -18,18 +16,20 @@ from handlers.rectification.common import (
     not_found,
     parse_deadline,
     problem_in_scope,
+    problem_unit,
     push,
-    text_reply,
+    status,
     unit_people,
     usage,
     view,
 )
-from models import Problem, Unit
+from models import Problem
 from models.accounts.roles import Right, Role
 from models.outbox import enqueue, user_recipient
 from models.rectification.ops import accept, create_problem, decide_extension, pending_extension, send_back
+from models.rectification.queries import open_problems_with_units
 from models.rectification.rules import GREEN, RED, YELLOW, deadline_text, local_today
-from models.rectification.tables import CLOSED, IN_REVIEW, OPEN_STATUSES, SOURCES
+from models.rectification.tables import CLOSED, IN_REVIEW, SOURCES
 from models.staffing.unit_match import match_units
 from models.staffing.watchlist import watched_unit_ids
 
@@ -116,10 +116,9 @@ async def assign_problem(msg: Incoming, ctx: Context, data: dict[str, Any], *, o
             actor=ctx.account, origin=origin)
         if on_created is not None:
             await on_created(session, problem)
-        unit = await session.get(Unit, problem.unit_id)
-        assert unit is not None
+        unit = await problem_unit(session, problem)
         info = view(problem, unit, cal, today, ctx)
-        users = await unit_people(session, unit.id)  # type: ignore[arg-type]
+        users = await unit_people(session, problem.unit_id)
         await push(session, ctx, kind="problem.assigned", key=str(problem.id), users=users,
                    template="problem_assigned.md.j2", data=info,
                    buttons=[Button("查看详情", f"问题 {problem.number}"),
@@ -134,9 +133,7 @@ async def _tell_admins_calendar(session: Any, ctx: Context, year: int) -> None:
     """Once per year: deadlines past the official calendar data are provisional (暂定)."""
     from models.accounts.tables import accounts_with_role
 
-    text = (f"{year} 年的法定节假日安排尚未载入，涉及 {year} 年的整改期限暂按周一至周五（扣除元旦、劳动节、"
-            f"春节、国庆节）计算并标注“暂定”。国务院办公厅公布安排后，请用 import holidays 导入全年安排"
-            f"（“全年正式安排”列填“是”）。")
+    text = ctx.services.renderer.render("rectification_calendar_provisional.md.j2", {"year": year})
     for admin in await accounts_with_role(session, Role.ADMIN):
         await enqueue(session, dedup_key=f"calendar.provisional:{year}:{admin.user_id}", kind="calendar.provisional",
                       recipient=user_recipient(admin.user_id), msg_key="sampleMarkdown",
@@ -148,15 +145,14 @@ async def ledger(msg: Incoming, ctx: Context) -> Reply:
     cal, today = await ctx.services.calendar(), local_today(ctx.services.clock())
     arg = ctx.args.strip()
     async with ctx.db.read() as session:
-        query = select(Problem, Unit).join(Unit).where(Problem.status.in_(OPEN_STATUSES))  # type: ignore[attr-defined]
-        title = "整改台账（未销号）"
+        title, unit_ids = "整改台账（未销号）", None
         if arg and arg not in LIGHT_FILTERS:
             units = await match_units(session, arg)
             if not units:
-                return text_reply(f"没有找到单位“{arg}”。用法：台账 [红灯|黄灯|绿灯|单位]", "not_found")
-            query = query.where(Problem.unit_id.in_([u.id for u in units]))  # type: ignore[attr-defined]
+                return status("unit_not_found", "not_found", unit=arg)
+            unit_ids = [u.id for u in units if u.id is not None]
             title = f"{'、'.join(u.label for u in units)}的整改台账"
-        rows = (await session.exec(query.order_by(Problem.deadline, Problem.id))).all()
+        rows = await open_problems_with_units(session, unit_ids=unit_ids)
         watched = await watched_unit_ids(session)  # 监管异常名录: marked
     views = [view(p, u, cal, today, ctx) | {"watched": u.id in watched} for p, u in rows]
     if arg in LIGHT_FILTERS:
@@ -190,9 +186,9 @@ async def _review(msg: Incoming, ctx: Context, *, accepted: bool, on_closed: OnC
         if problem is None:
             return not_found(token)
         if problem.status == CLOSED:
-            return text_reply(f"{problem.number} 已销号。")
+            return status("already_closed", number=problem.number)
         if problem.status != IN_REVIEW and not accepted:
-            return text_reply(f"{problem.number} 目前是“{problem.status}”，单位还没有报告整改，无需退回。")
+            return status("not_reported", number=problem.number, status=problem.status)
         assert ctx.account is not None
         if accepted:
             await accept(session, problem, ctx.account, note.strip())
@@ -205,7 +201,7 @@ async def _review(msg: Incoming, ctx: Context, *, accepted: bool, on_closed: OnC
                    template="problem_reviewed.md.j2", data=data)
         if accepted and on_closed is not None:
             await on_closed(session, ctx, problem)
-    return text_reply(f"{problem.number} 已{word}，已通知单位。")
+    return status("reviewed", number=problem.number, word=word)
 
 
 async def approve_extension(msg: Incoming, ctx: Context) -> Reply:
@@ -228,7 +224,7 @@ async def _decide_extension(msg: Incoming, ctx: Context, *, approved: bool) -> R
             return not_found(token)
         req = await pending_extension(session, problem)
         if req is None:
-            return text_reply(f"{problem.number} 没有待审核的延期申请。", "invalid")
+            return status("no_extension", "invalid", number=problem.number)
         assert ctx.account is not None
         provisional = cal.provisional_between(problem.assigned_on, req.requested_deadline)
         await decide_extension(session, problem, req, ctx.account, approved=approved, note=note.strip(),
@@ -237,7 +233,7 @@ async def _decide_extension(msg: Incoming, ctx: Context, *, approved: bool) -> R
                 "note": note.strip(), "provisional": problem.deadline_provisional}
         await push(session, ctx, kind="problem.extension_decided", key=str(req.id),
                    users=await unit_people(session, problem.unit_id), template="extension_decided.md.j2", data=data)
-    return text_reply(f"已{'同意' if approved else '拒绝'} {problem.number} 的延期申请，已通知单位。")
+    return status("extension_decided", number=problem.number, approved=approved)
 
 
 ASSIGN_FLOW = Flow(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.context import Button, Context, Incoming, Reply
 from bot.dialogue import Flow, Invalid, Step
@@ -18,15 +18,25 @@ from handlers.rectification.common import (
     not_found,
     office_people,
     problem_in_scope,
+    problem_unit,
     push,
     scope_unit,
-    text_reply,
+    status,
     usage,
     view,
 )
-from models import Problem, ProblemAttachment, ProblemEvent, Unit, VisitAttachment, VisitRecord
+from models import VisitAttachment, VisitRecord
 from models.accounts.roles import Right
-from models.rectification.ops import history, open_problems, pending_extension, report, request_extension
+from models.base import to_local
+from models.rectification.ops import (
+    add_attachments,
+    history,
+    open_problems,
+    pending_extension,
+    report,
+    request_extension,
+)
+from models.rectification.queries import attachment_count, attachments, latest_report
 from models.rectification.rules import deadline_text, local_today
 from models.rectification.tables import CLOSED, IN_REVIEW
 
@@ -57,9 +67,9 @@ async def report_rectification(msg: Incoming, ctx: Context) -> Reply:
         if problem is None:
             return not_found(token)
         if problem.status == CLOSED:
-            return text_reply(f"{problem.number} 已销号，无需再报告。")
+            return status("closed_no_report", number=problem.number)
         if problem.status == IN_REVIEW:
-            return text_reply(f"{problem.number} 的整改报告正在等编办审核，请耐心等待结果。")
+            return status("in_review", number=problem.number)
         if not text:
             return usage("请写上整改说明。", "整改 问题号 整改说明", f"整改 {problem.number} 已清退借调人员3名")
         assert ctx.account is not None and ctx.unit is not None
@@ -68,8 +78,7 @@ async def report_rectification(msg: Incoming, ctx: Context) -> Reply:
         await push(session, ctx, kind="problem.reported", key=f"{problem.id}:{problem.revision}:{msg.msg_id}",
                    users=await office_people(session), template="problem_reported.md.j2", data=data,
                    buttons=[Button("销号", f"销号 {problem.number}"), Button("查看详情", f"问题 {problem.number}")])
-    return text_reply(f"已提交 {problem.number} 的整改报告，编办审核后会通知您。如有照片或文件，请在 {ATTACH_MINUTES} "
-                      "分钟内直接发送到这里，会作为整改材料一并提交。")
+    return status("reported", number=problem.number, minutes=ATTACH_MINUTES)
 
 
 async def receive_attachment(msg: Incoming, ctx: Context) -> Reply:
@@ -77,40 +86,40 @@ async def receive_attachment(msg: Incoming, ctx: Context) -> Reply:
     if ctx.account is None or msg.is_group:
         return Reply("no_text.md.j2", {"msgtype": msg.msgtype}, outcome="unknown")
     since = ctx.services.clock() - timedelta(minutes=ATTACH_MINUTES)
+    assert ctx.account.id is not None
     async with ctx.db.read() as session:
-        row = (await session.exec(
-            select(ProblemEvent, Problem).join(Problem)
-            .where(ProblemEvent.actor_account_id == ctx.account.id, ProblemEvent.action == "整改报告",
-                   ProblemEvent.at >= since).order_by(ProblemEvent.id.desc()))).first()  # type: ignore[union-attr]
+        row = await latest_report(session, account_id=ctx.account.id, since=since)
         visit = (await session.exec(select(VisitRecord).where(
-            VisitRecord.recorded_by == ctx.account.id, VisitRecord.created_at >= since)
-            .order_by(VisitRecord.id.desc()))).first()  # type: ignore[union-attr]
+            VisitRecord.recorded_by == ctx.account.id, col(VisitRecord.created_at) >= since)
+            .order_by(col(VisitRecord.id).desc()))).first()
     if visit is not None and (row is None or visit.created_at > row[0].at):
         return await _attach_to_visit(msg, ctx, visit)
     if row is None:
         kind = {"picture": "图片", "file": "文件"}.get(msg.msgtype, "消息")
-        return text_reply(f"收到{kind}。如需作为整改或走访材料，请先发送 整改 问题号 说明（或 走访记录 单位 发现），"
-                          "再发送照片或文件；发送 帮助 查看可用功能。", "unknown")
+        return status("attachment_unclaimed", "unknown", what=kind)
     event, problem = row
     stored = await _store(msg, ctx, f"problems/{problem.number}")
     if stored is None:
-        return text_reply("文件没有保存成功（可能过大或已失效），请重新发送。", "error")
+        return status("attachment_failed", "error")
+    files = [{"kind": att.kind, "file_name": att.file_name or f.file_name, "path": f.path, "size": f.size,
+              "sha256": f.sha256} for att, f in zip(msg.attachments, stored, strict=True)]
+    assert problem.id is not None
     async with ctx.db.write() as session:
-        for att, f in zip(msg.attachments, stored, strict=True):
-            session.add(ProblemAttachment(problem_id=problem.id, event_id=event.id, kind=att.kind,  # type: ignore[arg-type]
-                                          file_name=att.file_name or f.file_name, path=f.path, size=f.size,
-                                          sha256=f.sha256))
-        count = len((await session.exec(select(ProblemAttachment.id).where(
-            ProblemAttachment.problem_id == problem.id))).all())
-    return text_reply(f"已收到，作为 {problem.number} 的整改材料保存（共 {count} 个附件）。")
+        await add_attachments(session, problem=problem, event=event, files=files)
+        count = await attachment_count(session, problem_id=problem.id)
+    return status("attached", number=problem.number, count=count)
 
 
 async def _store(msg: Incoming, ctx: Context, subdir: str) -> list[Any] | None:
     """Download the message's files from DingTalk and keep them; None when that failed."""
     store = FileStore(ctx.services.config.storage_dir)
     max_bytes = ctx.services.config.storage.max_file_mb * 1024 * 1024
+    api = ctx.services.api
+    if api is None:  # no DingTalk connection to download from
+        log.warning("attachment for %s not stored: no DingTalk API", subdir)
+        return None
     try:
-        return await fetch_attachments(ctx.services.api, store, list(msg.attachments), subdir=subdir,
+        return await fetch_attachments(api, store, list(msg.attachments), subdir=subdir,
                                        max_bytes=max_bytes)
     except Exception as e:  # DingTalk refused the download, or the file is too large
         log.warning("attachment for %s not stored: %s", subdir, e)
@@ -120,14 +129,15 @@ async def _store(msg: Incoming, ctx: Context, subdir: str) -> list[Any] | None:
 async def _attach_to_visit(msg: Incoming, ctx: Context, visit: VisitRecord) -> Reply:
     stored = await _store(msg, ctx, f"visits/ZF{visit.id}")
     if stored is None:
-        return text_reply("文件没有保存成功（可能过大或已失效），请重新发送。", "error")
+        return status("attachment_failed", "error")
+    assert visit.id is not None
     async with ctx.db.write() as session:
         for att, f in zip(msg.attachments, stored, strict=True):
-            session.add(VisitAttachment(record_id=visit.id, kind=att.kind, file_name=att.file_name or f.file_name,  # type: ignore[arg-type]
+            session.add(VisitAttachment(record_id=visit.id, kind=att.kind, file_name=att.file_name or f.file_name,
                                         path=f.path, size=f.size, sha256=f.sha256))
         count = len((await session.exec(select(VisitAttachment.id).where(
             VisitAttachment.record_id == visit.id))).all())
-    return text_reply(f"已收到，作为走访记录 ZF{visit.id} 的材料保存（共 {count} 个附件）。")
+    return status("visit_attached", visit_id=visit.id, count=count)
 
 
 EXTENSION_USAGE = "申请延期 问题号 新日期 理由"
@@ -142,7 +152,7 @@ async def ask_extension(msg: Incoming, ctx: Context) -> Reply:
         if problem is None:
             return not_found(parts[0])
         if problem.status == CLOSED:
-            return text_reply(f"{problem.number} 已销号，无需延期。")
+            return status("closed_no_extension", number=problem.number)
         return await ctx.services.dialogues.start(msg, ctx, EXTEND_FLOW.name,
                                                   {"number": problem.number, "deadline": problem.deadline.isoformat()})
     if len(parts) < 3:
@@ -171,8 +181,6 @@ def _latest(ctx: Context) -> Any:
 
 
 async def _finish_extension(msg: Incoming, ctx: Context, data: dict[str, Any]) -> Reply:
-    from datetime import date
-
     answer = data["request"]
     return await _request_extension(ctx, data["number"], date.fromisoformat(answer["when"]), answer["reason"])
 
@@ -185,28 +193,28 @@ EXTEND_FLOW = Flow(
 )
 
 
-async def _request_extension(ctx: Context, token: str, new_deadline: Any, reason: str) -> Reply:
+async def _request_extension(ctx: Context, token: str, new_deadline: date, reason: str) -> Reply:
     cal = await ctx.services.calendar()
     async with ctx.db.write() as session:
         problem = await problem_in_scope(session, ctx, token)
         if problem is None:
             return not_found(token)
         if problem.status == CLOSED:
-            return text_reply(f"{problem.number} 已销号，无需延期。")
+            return status("closed_no_extension", number=problem.number)
         if new_deadline <= problem.deadline:
-            return text_reply(f"新期限应晚于现在的期限 {problem.deadline}。", "invalid")
+            return status("extension_not_later", "invalid", deadline=problem.deadline)
         if await pending_extension(session, problem) is not None:
-            return text_reply(f"{problem.number} 已有一个延期申请在审核中。")
+            return status("extension_pending", number=problem.number)
         assert ctx.account is not None
         req = await request_extension(session, problem, ctx.account, new_deadline, reason[:500])
-        unit = await session.get(Unit, problem.unit_id)
-        data = {"number": problem.number, "unit": unit.name if unit else "", "who": ctx.account.name,
+        unit = await problem_unit(session, problem)
+        data = {"number": problem.number, "unit": unit.name, "who": ctx.account.name,
                 "old": deadline_text(cal, problem.deadline), "new": deadline_text(cal, new_deadline), "reason": reason}
         await push(session, ctx, kind="problem.extension", key=str(req.id), users=await office_people(session),
                    template="extension_requested.md.j2", data=data,
                    buttons=[Button("同意延期", f"同意延期 {problem.number}"),
                             Button("查看详情", f"问题 {problem.number}")])
-    return text_reply(f"已提交 {problem.number} 的延期申请（至 {new_deadline}），编办审核后会通知您。")
+    return status("extension_requested", number=problem.number, deadline=new_deadline)
 
 
 async def show_problem(msg: Incoming, ctx: Context) -> Reply:
@@ -218,12 +226,10 @@ async def show_problem(msg: Incoming, ctx: Context) -> Reply:
         problem = await problem_in_scope(session, ctx, token)
         if problem is None:
             return not_found(token)
-        unit = await session.get(Unit, problem.unit_id)
+        unit = await problem_unit(session, problem)
         events = await history(session, problem)
-        files = (await session.exec(select(ProblemAttachment).where(
-            ProblemAttachment.problem_id == problem.id))).all()
-    from models.base import to_local
-
+        assert problem.id is not None
+        files = await attachments(session, problem_id=problem.id)
     steps = [{"at": to_local(e.at).strftime("%Y-%m-%d %H:%M"), "who": e.actor_name, "action": e.action,
               "detail": e.detail if not e.detail.startswith("{") else ""} for e in events]
     data = view(problem, unit, cal, today, ctx) | {"events": steps, "attachments": len(files),

@@ -22,12 +22,10 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db import Database
 from bot.importing.base import (
-    DETAIL_MAX,
     Column,
     ErrorLog,
     ImportJob,
@@ -47,8 +45,9 @@ from bot.importing.fields import (
     text,
 )
 from bot.importing.reader import Row
-from models.audit import AuditEvent
-from models.base import LOCAL_TZ, utcnow
+from models.audit import audit
+from models.base import LOCAL_TZ
+from models.staffing.ops import add_person, remove_person, update_person
 from models.staffing.persons import (
     KNOWN_STATUSES,
     LEADER_LEVELS,
@@ -58,9 +57,9 @@ from models.staffing.persons import (
     STAFFING_TYPES,
     Person,
 )
+from models.staffing.queries import all_units, persons_of_units, units_holding
 from models.staffing.retirement import CATEGORIES, FEMALE, category_of, retirement_month
 from models.staffing.unit_match import UnitIndex
-from models.staffing.units import Unit
 
 PERSON_KINDS = ("公务员", "参公", "事业管理", "专业技术", "工勤")
 IDENTITIES = ("干部", "工人")
@@ -108,7 +107,7 @@ async def load(db: Database, rows: list[Row], job: ImportJob) -> None:
     _check_statuses(parsed, job)
     job.result.unit_ids = set()  # type: ignore[attr-defined]
     async with db.write() as session:
-        units = UnitIndex(list((await session.exec(select(Unit))).all()))
+        units = UnitIndex(await all_units(session))
         seen: dict[Key, int] = {}
         for row, values in parsed:
             _resolve_units(row, values, units, errors)
@@ -137,9 +136,9 @@ def _check_person(row: Row, values: dict[str, Any], errors: ErrorLog) -> None:
         for header in ("领导职数层级", "正副"):
             if is_blank(row.get(header)):
                 errors.add(row.number, header, "是否领导职务为“是”时必须填写")
-    override, sex = values.get("retire_category") or "", values.get("sex")
-    if sex and ((override == "男" and sex != "男") or (override in FEMALE and sex != "女")):
-        errors.add(row.number, "退休类别", f"“{override}”与性别“{sex}”不符")
+    override, stated = values.get("retire_category") or "", values.get("sex")
+    if stated and ((override == "男" and stated != "男") or (override in FEMALE and stated != "女")):
+        errors.add(row.number, "退休类别", f"“{override}”与性别“{stated}”不符")
 
 
 def _check_statuses(parsed: Parsed, job: ImportJob) -> None:
@@ -179,17 +178,15 @@ def _resolve_units(row: Row, values: dict[str, Any], units: UnitIndex, errors: E
 
 async def _write(session: AsyncSession, parsed: Parsed, job: ImportJob) -> None:
     unit_ids = {values["unit_id"] for _, values in parsed}
-    stored: dict[Key, Person] = {}
-    for chunk in _chunks(sorted(unit_ids)):
-        query = select(Person).where(Person.unit_id.in_(chunk))  # type: ignore[attr-defined]
-        stored.update({(p.unit_id, p.id_number): p for p in (await session.exec(query)).all()})
+    stored: dict[Key, Person] = {(p.unit_id, p.id_number): p for p in await persons_of_units(
+        session, unit_ids=list(unit_ids))}
     today = datetime.now(LOCAL_TZ).date()
     moved: set[str] = set()  # 身份证号 added or removed: their other units' 一人多岗 may change
     for row, values in parsed:
         prev = stored.pop((values["unit_id"], values["id_number"]), None)
         values = _complete(values, prev, today)
         if prev is None:
-            session.add(Person(**values))
+            add_person(session, values=values)
             job.result.added += 1
             moved.add(values["id_number"])
             _audit(session, job, "import.add", values, row.number, {k: _plain(v) for k, v in values.items()})
@@ -199,19 +196,17 @@ async def _write(session: AsyncSession, parsed: Parsed, job: ImportJob) -> None:
             job.result.unchanged += 1
             continue
         detail = {k: [_plain(getattr(prev, k)), _plain(v)] for k, v in changes.items()}
-        for k, v in changes.items():
-            setattr(prev, k, v)
-        prev.imported_at = utcnow()
+        update_person(session, person=prev, changes=changes)
         job.result.updated += 1
         _audit(session, job, "import.update", values, row.number, detail)
     for person in stored.values():  # persons of these units no longer in the file: 移出
         moved.add(person.id_number)
         _audit(session, job, "import.remove", {"unit_id": person.unit_id, "id_number": person.id_number,
                                                "name": person.name}, 0, {"name": person.name})
-        await session.delete(person)
+        await remove_person(session, person=person)
     if stored:
         job.result.warnings.append(f"移出 {len(stored)} 人（所涉单位的原名单中有、本文件中没有）")
-    job.result.unit_ids = unit_ids | await _units_holding(session, moved)  # type: ignore[attr-defined]
+    job.result.unit_ids = unit_ids | await units_holding(session, id_numbers=moved)  # type: ignore[attr-defined]
 
 
 def _complete(values: dict[str, Any], prev: Person | None, today: date) -> dict[str, Any]:
@@ -232,18 +227,6 @@ def _complete(values: dict[str, Any], prev: Person | None, today: date) -> dict[
     return out
 
 
-async def _units_holding(session: AsyncSession, id_numbers: set[str]) -> set[int]:
-    found: set[int] = set()
-    for chunk in _chunks(sorted(id_numbers)):
-        query = select(Person.unit_id).where(Person.id_number.in_(chunk)).distinct()  # type: ignore[attr-defined]
-        found.update((await session.exec(query)).all())
-    return found
-
-
-def _chunks(items: list[Any], size: int = 1000) -> list[list[Any]]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
-
-
 def _audit(session: AsyncSession, job: ImportJob, action: str, values: dict[str, Any], row: int,
            fields: dict[str, Any]) -> None:
     """One audit row per person added, updated or removed; the 身份证号 is masked everywhere."""
@@ -252,9 +235,8 @@ def _audit(session: AsyncSession, job: ImportJob, action: str, values: dict[str,
     detail = {"file": job.source, "unit_id": values["unit_id"], "id_number": masked, "fields": fields}
     if row:
         detail["row"] = row
-    text_ = json.dumps(detail, ensure_ascii=False)
-    session.add(AuditEvent(action=action, entity=job.entity, entity_id=masked, actor_user_id=job.actor_user_id,
-                           detail=text_[:DETAIL_MAX]))
+    audit(session, action, job.entity, masked, json.dumps(detail, ensure_ascii=False),
+          actor_user_id=job.actor_user_id)
 
 
 def _plain(value: Any) -> Any:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import select
-
 from bot.db import Database
 from bot.importing.base import Column, ErrorLog, ImportJob, KindSpec, first_seen, parse_columns
 from bot.importing.fields import choice, parse_bool, parse_count, parse_date, parse_uscc, text
 from bot.importing.reader import Row
+from models.staffing.queries import all_units
 from models.staffing.units import UNIT_KINDS, USCC_KINDS, Unit
 
 COLUMNS = (
@@ -47,7 +46,7 @@ async def load(db: Database, rows: list[Row], job: ImportJob) -> None:
     _check_file(parsed, errors)
     _check_kinds(parsed, job)
     async with db.write() as session:
-        existing = {u.uscc: u for u in (await session.exec(select(Unit))).all()}
+        existing = {u.uscc: u for u in await all_units(session)}
         _check_names(parsed, existing, errors)
         errors.raise_if_any()
         for row, values in parsed:

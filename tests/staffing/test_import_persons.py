@@ -226,7 +226,7 @@ async def test_work_elsewhere_since_is_kept(demo_db, tmp_path):
     assert stored[("县疾控中心", WOMAN_1985)].work_elsewhere_since == today()
     assert stored[("县疾控中心", MAN_1980)].work_unit_id is None  # same as 所在单位 → none
     async with demo_db.write() as s:
-        await s.exec(update(Person).where(Person.id_number == WOMAN_1985).values(  # type: ignore[call-overload]
+        await s.exec(update(Person).where(Person.id_number == WOMAN_1985).values(
             work_elsewhere_since=date(2026, 1, 1)))
     result = await import_file(demo_db, "persons", path)
     assert (result.updated, result.unchanged) == (0, 2)

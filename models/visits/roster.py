@@ -290,7 +290,7 @@ def evaluate(inst: RosterInstance, assignments: dict[int, tuple[int, int]],
             if not fixed_load[g.id, month]:
                 bad += n < mn if not allow_empty else 0 < n < lo
     active = [g.id for g in inst.groups if any(m not in g.blocked_months for m in months)]
-    per_group = Counter()
+    per_group: Counter[int] = Counter()
     for (gid, _), n in load.items():
         per_group[gid] += n
     loads = [per_group[g] for g in active]

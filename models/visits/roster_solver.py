@@ -18,6 +18,7 @@ import math
 import random
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import replace
 
 import numpy as np
@@ -41,6 +42,7 @@ from models.visits.roster import (
 WORKERS = 2
 LNS_GROUPS = 3
 Plan = dict[int, tuple[int, int]]
+LinearSum = cp_model.LinearExpr | int  # a CP-SAT sum (0 when empty)
 
 
 def _period(month: int) -> str:
@@ -49,7 +51,7 @@ def _period(month: int) -> str:
 
 def _shapes(sizes: range) -> list[tuple[int, ...]]:
     """Mixed packages: partitions of each size into two or more town pieces, largest piece first."""
-    def parts(n: int, most: int):  # type: ignore[no-untyped-def]
+    def parts(n: int, most: int) -> Iterator[tuple[int, ...]]:
         yield from [()] if n == 0 else (
             (k, *rest) for k in range(min(n, most), 0, -1) for rest in parts(n - k, k))
     return [pt for s in sizes for pt in parts(s, s) if len(pt) > 1]
@@ -74,6 +76,7 @@ def _composition(p: Prepared, strict: bool, group_sizes: dict[int, Counter] | No
     mixed = {(P, sh): m.new_int_var(0, slots[P], "") for P in slots for sh in shapes}
     y = {(g, s): m.new_int_var(0, min(k, sum(_period(mo) == "q" for mo in p.avail[g])), "")
          for g, sz in (group_sizes or {}).items() for s, k in sz.items()}
+    count: dict[tuple[str, int], mb.LinearExpr | int]
     if group_sizes is None:
         count = {(P, s): m.new_int_var(0, slots[P], "") for P in slots for s in sizes}
         for P in slots:
@@ -106,8 +109,8 @@ def _composition(p: Prepared, strict: bool, group_sizes: dict[int, Counter] | No
     solver.set_time_limit_in_seconds(max(0.05, limit))
     if solver.solve(m) not in (mb.SolveStatus.OPTIMAL, mb.SolveStatus.FEASIBLE):
         return None, 0
-    step, bound = math.gcd(w.late_priority, w.extra_town) or 1, solver.best_objective_bound
-    bound = step * math.ceil(bound / step - 1e-6) if math.isfinite(bound) else 0
+    step, raw = math.gcd(w.late_priority, w.extra_town) or 1, solver.best_objective_bound
+    bound = step * math.ceil(raw / step - 1e-6) if math.isfinite(raw) else 0
 
     def val(v: mb.Variable) -> int:
         return round(solver.value(v))
@@ -183,7 +186,8 @@ def decompose(p: Prepared, strict: bool, limit: float = 1.0) -> Plan | None:
         by_town[u.town].append(u)
     packages: list[list[RosterUnit]] = []
     for P, shapes in sol["shapes"].items():
-        pure, pieces = [], []
+        pure: list[list[RosterUnit]] = []
+        pieces: list[list[RosterUnit]] = []
         for t, units in by_town.items():
             n_q = sum(map(sum, sol["towns"].get((t, "q"), ())))
             x, y = _cut(units[:n_q] if P == "q" else units[n_q:], *sol["towns"][t, P])
@@ -239,12 +243,15 @@ class _Aggregated:
     """The aggregated CP-SAT model (module docstring); `hint` takes a plan, `decode` gives one back."""
 
     def __init__(self, p: Prepared, strict: bool) -> None:
-        self.p, w, mx, self.vars = p, p.inst.weights, p.inst.max_per_slot, []
+        self.p, w, mx = p, p.inst.weights, p.inst.max_per_slot
+        self.vars: list[cp_model.IntVar] = []
         sizes, pieces = range(p.inst.min_per_slot if strict else p.lo, mx + 1), range(1, mx)
         shapes = _shapes(sizes)
         m = self.m = cp_model.CpModel()
         self.x: dict[tuple[int, int], cp_model.IntVar] = {}
-        by_gt, prio_gt, by_g = defaultdict(list), defaultdict(list), defaultdict(list)
+        by_gt: dict[tuple[int, str], list[cp_model.IntVar]] = defaultdict(list)
+        prio_gt: dict[tuple[int, str], list[cp_model.IntVar]] = defaultdict(list)
+        by_g: dict[int, list[cp_model.IntVar]] = defaultdict(list)
         for u in p.free:
             for g in p.allowed[u.id]:
                 v = self.x[u.id, g] = self._var(0, 1)
@@ -253,7 +260,9 @@ class _Aggregated:
                 prio_gt[g, u.town] += [v] if u.priority else []
             m.add_exactly_one(self.x[u.id, g] for g in p.allowed[u.id])
         self.cells: list[tuple[int, list[int], dict, dict, dict]] = []
-        into, into_q, extras = defaultdict(list), defaultdict(list), []
+        into: dict[tuple[int, str], list[LinearSum]] = defaultdict(list)
+        into_q: dict[tuple[int, str], list[LinearSum]] = defaultdict(list)
+        extras: list[cp_model.LinearExpr] = []
         for g, months in p.avail.items():
             towns = sorted({t for g2, t in by_gt if g2 == g})
             for ms in ([mo for mo in months if _period(mo) == P] for P in "qr"):
@@ -276,7 +285,7 @@ class _Aggregated:
         self.late = {(g, t): self._var(0, len(vs)) for (g, t), vs in prio_gt.items() if vs}
         for (g, t), v in self.late.items():
             m.add(v >= _sum(prio_gt[g, t]) - _sum(into_q[g, t]))
-        rep = [self.x[u.id, u.last_year_group] for u in p.free if (u.id, u.last_year_group) in self.x]
+        rep = [self.x[u.id, lyg] for u in p.free if (lyg := u.last_year_group) is not None and (u.id, lyg) in self.x]
         self.hi, self.lo = self._var(0, len(p.units)), self._var(0, len(p.units))
         for g in p.active:
             m.add(self.hi >= p.group_fixed[g] + _sum(by_g[g]))
@@ -290,9 +299,9 @@ class _Aggregated:
         return self.vars[-1]
 
     def hint(self, plan: Plan) -> None:
-        p, val = self.p, Counter()
+        p, val = self.p, Counter[int]()
         content: dict[tuple[int, int], Counter] = defaultdict(Counter)
-        prio, q1, load = Counter(), Counter(), Counter(p.group_fixed)
+        prio, q1, load = Counter[tuple[int, str]](), Counter[tuple[int, str]](), Counter(p.group_fixed)
         for u in p.free:
             g, mo = plan[u.id]
             val[self.x[u.id, g].index] = 1
@@ -321,7 +330,8 @@ class _Aggregated:
         for lst in per.values():
             lst.sort(key=_town_order)  # priority units first, and Q1 cells come first below
         for g, ms, a, pc, mixed in sorted(self.cells, key=lambda c: _period(c[1][0])):
-            pure, pieces = [], []
+            pure: list[list[RosterUnit]] = []
+            pieces: list[list[RosterUnit]] = []
             for t in dict.fromkeys(t for t, _ in a):
                 sizes = [s for (t2, s), v in a.items() if t2 == t for _ in range(solver.value(v))]
                 parts = [r for (t2, r), v in pc.items() if t2 == t for _ in range(solver.value(v))]
@@ -334,11 +344,11 @@ class _Aggregated:
         return plan
 
 
-def _sum(items: list) -> cp_model.LinearExprT:
+def _sum(items: list) -> LinearSum:
     return cp_model.LinearExpr.sum(items) if items else 0
 
 
-def _run(model: _Aggregated, seconds: float) -> tuple[cp_model.CpSolver, int]:
+def _run(model: _Aggregated, seconds: float) -> tuple[cp_model.CpSolver, cp_model.CpSolverStatus]:
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(0.05, seconds)
     solver.parameters.num_workers = WORKERS
@@ -395,7 +405,7 @@ def solve(p: Prepared, strict: bool, start: float, limit: float, problems: list[
                          ("greedy", lambda: greedy_plan(inst, strict))):
         plan = make()
         obj, _, bad = evaluate(inst, plan, allow_empty=not strict) if plan else (0, {}, 1)
-        if bad == 0 and (best is None or obj < best[0]):
+        if plan is not None and bad == 0 and (best is None or obj < best[0]):
             best = (obj, plan, method)
     bound, parts = lower_bound(p, strict, min(1.0, max(0.05, left() / 4)))
     reserve = 0.05 + 3e-4 * len(p.free)

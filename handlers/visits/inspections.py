@@ -16,6 +16,7 @@ from handlers.visits.commands import status
 from models.accounts.roles import Right, Role
 from models.accounts.tables import accounts_with_role
 from models.rectification.rules import local_today
+from models.visits.inspections import draw, plan_sanding
 from models.visits.ops import save_draw, save_sanding_plan
 from models.visits.queries import (
     account_names,
@@ -26,7 +27,6 @@ from models.visits.queries import (
     unit_labels,
     visit_units,
 )
-from models.visits.roster import draw, plan_sanding
 
 
 async def make_sanding_plan(msg: Incoming, ctx: Context) -> Reply:

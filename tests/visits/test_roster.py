@@ -10,16 +10,15 @@ from collections.abc import Iterable
 
 import pytest
 
+from models.visits.inspections import draw, plan_sanding
 from models.visits.roster import (
     RosterGroup,
     RosterInstance,
     RosterUnit,
     check_capacity,
-    draw,
     evaluate,
     greedy_plan,
     plan_roster,
-    plan_sanding,
     replan,
 )
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -137,3 +138,23 @@ async def test_groups_draw_and_recheck(county):
     assert (too_many.outcome, too_many.text) == ("invalid", "只能从 30 个单位、3 名编办业务员中抽取。")
     assert (await county.say(OFFICE, "复核抽查 99")).text == "没有第 99 号抽查。"
     assert await _actions(county) == ["visit.draw"]
+
+
+async def test_pushes_render_their_templates(county):
+    """The 走访 pushes: the day-before reminder and the quarterly 三定问效 list (jobs only enqueue)."""
+    from jobs.visits import sanding_reminder, visit_pushes
+    from models import OutboxMessage
+    from tests.conftest import beijing
+
+    await county.say(OFFICE, "生成走访计划 2027")
+    assert "已安排 2027-03-16" in (await county.say(OFFICE, "走访安排 教育局 2027-03-16")).text
+    await county.say(OFFICE, "生成三定问效计划 2027-2031")
+    assert await visit_pushes(county.services, beijing("2027-03-15 08:50")) > 0
+    assert await sanding_reminder(county.services, beijing("2027-01-04 08:55")) == 3
+    async with county.services.db.read() as session:
+        rows = (await session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))).all()
+    texts = {r.kind: json.loads(r.payload)["text"] for r in rows}
+    remind = "提醒：第二组 2027-03-16 走访 示例县教育局。走访后请发送 走访记录 教育局 发现的情况。"
+    assert remind in texts["visit.remind"]
+    assert ("2027 年三定规定跟踪问效共 6 个单位，尚未完成 6 个：县委办、县府办、组织部、宣传部、教育局、卫健局。"
+            "发送 三定问效 2027 查看名单。") in texts["sanding.quarter"]

@@ -7,15 +7,13 @@ from collections import defaultdict
 from datetime import date, datetime
 from typing import Any
 
-from sqlmodel import select
-
 from bot.context import Services
 from bot.notify import notify_users
-from models import PlannedVisit, SandingPlan, Unit, VisitGroup
+from models import VisitGroup
 from models.accounts.roles import Role
 from models.accounts.tables import accounts_with_role
 from models.rectification.rules import deliver_at, local_today
-from models.visits.ops import current_plan, group_people
+from models.visits.queries import current_plan, group_people, roster_rows, sanding_rows
 
 
 async def sanding_reminder(services: Services, now: datetime | None = None) -> int:
@@ -28,15 +26,14 @@ async def sanding_reminder(services: Services, now: datetime | None = None) -> i
     if cal.next_workday(quarter_start) != today:
         return 0
     async with services.db.write() as session:
-        rows = (await session.exec(select(SandingPlan, Unit).join(Unit).where(SandingPlan.year == today.year))).all()
+        rows = await sanding_rows(session, year=today.year)
         if not rows:
             return 0
         staff = [a.user_id for a in await accounts_with_role(session, Role.OFFICE_STAFF)]
         pending = [u.label for p, u in rows if p.done_on is None]
-        text = (f"{today.year} 年三定规定跟踪问效共 {len(rows)} 个单位，尚未完成 {len(pending)} 个："
-                f"{'、'.join(pending[:30])}{'……' if len(pending) > 30 else ''}。发送 三定问效 {today.year} 查看名单。")
         return await notify_users(session, services.renderer, kind="sanding.quarter", key=f"{today:%Y-%m}",
-                                  user_ids=staff, template="message.md.j2", data={"text": text},
+                                  user_ids=staff, template="sanding_quarter.md.j2",
+                                  data={"year": today.year, "total": len(rows), "pending": pending},
                                   due_at=deliver_at(cal, now, services.rules))
 
 
@@ -52,13 +49,12 @@ async def visit_pushes(services: Services, now: datetime | None = None) -> int:
         plan = await current_plan(session, today.year)
         if plan is None:
             return 0
-        rows = (await session.exec(select(PlannedVisit, Unit, VisitGroup).join(Unit).join(VisitGroup).where(
-            PlannedVisit.plan_id == plan.id))).all()
+        rows = await roster_rows(session, plan=plan)
         if cal.next_workday(date(today.year, today.month, 1)) == today:
-            by_group: dict[int, list[Any]] = defaultdict(list)
+            by_group: dict[int, list[tuple[str, VisitGroup]]] = defaultdict(list)
             for visit, unit, group in rows:
                 if visit.month == today.month:
-                    by_group[group.id].append((unit.label, group))  # type: ignore[index]
+                    by_group[visit.group_id].append((unit.label, group))
             for group_id, items in by_group.items():
                 group = items[0][1]
                 sent += await notify_users(
@@ -70,9 +66,9 @@ async def visit_pushes(services: Services, now: datetime | None = None) -> int:
             if visit.scheduled_on is not None and today < visit.scheduled_on <= tomorrow:
                 sent += await notify_users(
                     session, services.renderer, kind="visit.remind", key=f"{visit.id}:{visit.scheduled_on}",
-                    user_ids=group_people(group), template="message.md.j2", due_at=due,
-                    data={"text": f"提醒：{group.name} {visit.scheduled_on} 走访 {unit.name}。走访后请发送 走访记录 "
-                                  f"{unit.label} 发现的情况。"})
+                    user_ids=group_people(group), template="visit_remind.md.j2", due_at=due,
+                    data={"group": group.name, "day": visit.scheduled_on.isoformat(), "unit": unit.name,
+                          "label": unit.label})
     return sent
 
 

@@ -21,7 +21,7 @@ from models.base import LOCAL_TZ
 from models.calendar.workdays import WorkCalendar, load_calendar
 from models.feedback import ops as feedback
 from models.rectification.ops import create_problem, report
-from models.visits.ops import build_instance
+from models.visits.queries import build_instance
 from models.visits.roster import greedy_plan
 
 # unit short name → (source, description, working days from today to the deadline: negative = overdue)
@@ -96,7 +96,7 @@ async def load_board_samples(db: Database, now: datetime) -> str:
                 elif from_feedback is not None:  # the 城关镇 problem came from this one
                     await feedback.to_problem(s, fb, staff, from_feedback)
                     from_feedback = None
-        await _roster(s, today)
+        await _roster(s, today, cal)
     return f"看板示例数据：{len(PROBLEMS)} 个整改问题、{n} 件审批事项、本年走访计划和监督员反馈。"
 
 
@@ -108,10 +108,10 @@ def _back(cal: WorkCalendar, today: date, workdays: int) -> date:
     return day
 
 
-async def _roster(s: AsyncSession, today: date) -> None:
+async def _roster(s: AsyncSession, today: date, cal: WorkCalendar) -> None:
     """This year's plan from the roster's own greedy planner; units planned before this month are
     visited, except every fifth (late)."""
-    instance, groups = await build_instance(s, today.year, 1, today)
+    instance, groups = await build_instance(s, today.year, 1, today, cal)
     if not groups:
         return
     plan = RosterPlan(year=today.year, report="{}")

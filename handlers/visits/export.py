@@ -4,32 +4,26 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlmodel import select
-
 from bot.context import Context, Incoming, Reply
 from bot.exports import send_export
 from bot.router import Command, Router
-from handlers.rectification.common import text_reply
-from models import Unit
+from handlers.visits.commands import status
 from models.accounts.roles import Right
 from models.rectification.rules import local_today
+from models.visits.queries import plan_for, roster_rows
 
 
 async def export_roster(msg: Incoming, ctx: Context) -> Reply:
     """导出走访计划 [年份]: the year asked for, else this year's roster (or next year's) as an .xlsx."""
-    from handlers.visits.xlsx import build_roster_xlsx
-    from models import PlannedVisit, VisitGroup
-    from models.visits.ops import plan_for
+    from handlers.visits.xlsx import build_roster_xlsx  # openpyxl only when an export is asked for
 
     today = local_today(ctx.services.clock())
     asked = int(ctx.args.strip().rstrip("年")) if ctx.args.strip().rstrip("年").isdigit() else None
     async with ctx.db.read() as session:
         plan = await plan_for(session, asked, today)
         if plan is None:
-            return text_reply(f"{asked or ''}{' 年' if asked else ''}还没有走访计划。发送 生成走访计划 年份 生成。",
-                              "not_found")
-        rows = (await session.exec(select(PlannedVisit, Unit, VisitGroup).join(Unit).join(VisitGroup).where(
-            PlannedVisit.plan_id == plan.id))).all()
+            return status("no_plan", "not_found", year=asked)
+        rows = await roster_rows(session, plan=plan)
     table = [(v.month, g.name, u.name, u.town, v.scheduled_on.isoformat() if v.scheduled_on else "")
              for v, u, g in rows]
     name = f"走访计划-{plan.year}.xlsx"

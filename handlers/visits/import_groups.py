@@ -5,15 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import select
-
 from bot.db import Database
 from bot.importing.base import Column, ErrorLog, ImportJob, KindSpec, first_seen, parse_columns
 from bot.importing.fields import parse_list, text
 from bot.importing.reader import Row
-from models.accounts.tables import Account
 from models.staffing.unit_match import UnitIndex
-from models.staffing.units import Unit
+from models.visits.queries import active_user_ids, groups_by_name, units_by_id
 from models.visits.tables import VisitGroup
 
 COLUMNS = (
@@ -30,14 +27,14 @@ async def load(db: Database, rows: list[Row], job: ImportJob) -> None:
     parsed = [(row, parse_columns(row, COLUMNS, errors)) for row in rows]
     seen: dict[Any, int] = {}
     async with db.write() as session:
-        users = set((await session.exec(select(Account.user_id).where(Account.active == True))).all())  # noqa: E712
-        units = UnitIndex((await session.exec(select(Unit))).all())
+        users = await active_user_ids(session)
+        units = UnitIndex(list((await units_by_id(session)).values()))
         for row, values in parsed:
             if values.get("name"):
                 first_seen(errors, seen, values["name"], row.number, "组名")
             _check(row, values, users, units, errors)
         errors.raise_if_any()
-        existing = {g.name: g for g in (await session.exec(select(VisitGroup))).all()}
+        existing = await groups_by_name(session)
         for row, values in parsed:
             job.upsert(session, existing.get(values["name"]), VisitGroup, values, key=values["name"], row=row.number)
 

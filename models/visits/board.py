@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.staffing.units import Unit
-from models.visits.ops import current_plan
+from models.visits.queries import current_plan
 from models.visits.tables import PlannedVisit, VisitGroup, VisitRecord
 
 U = Unit.__table__.c  # type: ignore[attr-defined]

@@ -1,165 +1,78 @@
-"""走访 data around the planner: building a planning instance from the database, storing a plan,
-coverage, and the checks of a manual move (调整走访)."""
+"""走访 state changes, each with its audit row in the caller's transaction: a stored plan, a fixed day, a
+manual move (调整走访, with its checks), a visit record and its problem, the 三定问效 years and a draw."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import func, update
-from sqlmodel import select
+from sqlalchemy import func
+from sqlmodel import col, delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.rectification.tables import OPEN_STATUSES, Problem
-from models.staffing.persons import Warning
-from models.staffing.units import Unit
-from models.staffing.watchlist import watched_unit_ids
-from models.visits.roster import RosterGroup, RosterInstance, RosterResult, RosterUnit, RosterWeights
-from models.visits.tables import PlannedVisit, RosterPlan, VisitGroup, VisitRecord
+from models.accounts.tables import Account
+from models.audit import audit
+from models.visits.queries import avoided, blocked, derived_avoidance
+from models.visits.roster import RosterResult
+from models.visits.tables import PlannedVisit, RandomDraw, RosterPlan, SandingPlan, VisitGroup, VisitRecord
 
 
-def split_ids(text: str) -> list[str]:
-    return [p for p in (text or "").split(",") if p]
+def _audit(session: AsyncSession, actor: Account | None, action: str, entity: str, entity_id: object,
+           detail: str = "") -> None:
+    audit(session, f"visit.{action}", entity, entity_id, detail,
+          actor_account_id=actor.id if actor else None, actor_user_id=actor.user_id if actor else "")
 
 
-def group_people(group: VisitGroup) -> list[str]:
-    return list(dict.fromkeys([group.leader_user_id, *split_ids(group.member_user_ids)]))
-
-
-def blocked(group: VisitGroup) -> frozenset[int]:
-    return frozenset(int(m) for m in split_ids(group.blocked_months))
-
-
-def avoided(group: VisitGroup) -> frozenset[int]:
-    return frozenset(int(u) for u in split_ids(group.avoid_unit_ids))
-
-
-async def active_groups(session: AsyncSession) -> list[VisitGroup]:
-    return list((await session.exec(select(VisitGroup).where(VisitGroup.active == True)  # noqa: E712
-                                     .order_by(VisitGroup.id))).all())
-
-
-async def priority_units(session: AsyncSession, today: date) -> set[int]:
-    """Units with an open red (overdue) problem, an open severe warning, or on the 监管异常名录 go first (Q1)."""
-    red = select(Problem.unit_id).where(Problem.status.in_(OPEN_STATUSES), Problem.deadline < today)  # type: ignore[attr-defined]
-    severe = select(Warning.unit_id).where(Warning.resolved_on.is_(None), Warning.level == 3)  # type: ignore[union-attr]
-    watched = await watched_unit_ids(session)
-    return set((await session.exec(red)).all()) | set((await session.exec(severe)).all()) | watched
-
-
-OFFICE_ROLE_CODES = ("office_staff", "office_leader")  # models.accounts.roles.Role values (models never import bot/)
-
-
-OFFICE_NAME = "机构编制委员会办公室"  # 编办's full name, in every county's unit list
-
-
-async def office_unit_ids(session: AsyncSession) -> set[int]:
-    """The office's own unit(s): where the 编办业务员 and 编办领导 accounts belong, and any unit named
-    …机构编制委员会办公室 (so the office is left out even before its accounts are imported)."""
-    from models.accounts.tables import Account
-
-    rows = (await session.exec(select(Account.unit_id, Account.roles).where(
-        Account.unit_id.is_not(None), Account.active == True))).all()  # type: ignore[union-attr]  # noqa: E712
-    named = (await session.exec(select(Unit.id).where(Unit.name.contains(OFFICE_NAME)))).all()  # type: ignore[attr-defined]
-    staffed = {unit for unit, roles in rows if any(code in (roles or "").split(",") for code in OFFICE_ROLE_CODES)}
-    return staffed | set(named)
-
-
-async def visit_units(session: AsyncSession) -> list[Unit]:
-    """Units that may be visited, put in 三定问效 or drawn: not the office itself, not flagged
-    不纳入走访抽查 (e.g. units being abolished); by id."""
-    own = await office_unit_ids(session)
-    units = (await session.exec(select(Unit).where(Unit.visit_exempt == False).order_by(Unit.id))).all()  # noqa: E712
-    return [u for u in units if u.id not in own]
-
-
-async def current_plan(session: AsyncSession, year: int) -> RosterPlan | None:
-    return (await session.exec(select(RosterPlan).where(RosterPlan.year == year, RosterPlan.current == True)  # noqa: E712
-                               .order_by(RosterPlan.id.desc()))).first()  # type: ignore[union-attr]
-
-
-async def plan_for(session: AsyncSession, year: int | None, today: date) -> RosterPlan | None:
-    """The plan a view shows: the year asked for; else this year's, next year's or the latest one."""
-    if year is not None:
-        return await current_plan(session, year)
-    for y in (today.year, today.year + 1):
-        plan = await current_plan(session, y)
-        if plan is not None:
-            return plan
-    return (await session.exec(select(RosterPlan).where(RosterPlan.current == True)  # noqa: E712
-                               .order_by(RosterPlan.year.desc()))).first()  # type: ignore[attr-defined]
-
-
-async def plan_visits(session: AsyncSession, plan: RosterPlan) -> list[PlannedVisit]:
-    return list((await session.exec(select(PlannedVisit).where(PlannedVisit.plan_id == plan.id))).all())
-
-
-async def derived_avoidance(session: AsyncSession, groups: list[VisitGroup]) -> dict[int, set[int]]:
-    """回避 from the 实名制 data: a member whose 编制 sits in unit X while working in the member's own
-    unit (e.g. 借调 to the office) came from X and must not visit it. Matched on name and workplace."""
-    from models.accounts.tables import Account
-    from models.staffing.persons import Person
-
-    members = {u for g in groups for u in group_people(g)}
-    accounts = (await session.exec(select(Account).where(Account.user_id.in_(members)))).all()  # type: ignore[attr-defined]
-    by_user = {a.user_id: a for a in accounts if a.unit_id}
-    if not by_user:
-        return {}
-    names = {a.name for a in by_user.values()}
-    rows = (await session.exec(select(Person.name, Person.unit_id, Person.work_unit_id).where(
-        Person.name.in_(names), Person.work_unit_id.is_not(None)))).all()  # type: ignore[attr-defined,union-attr]
-    out: dict[int, set[int]] = {}
-    for g in groups:
-        for user in group_people(g):
-            account = by_user.get(user)
-            if account is None:
-                continue
-            out.setdefault(g.id, set()).update(  # type: ignore[arg-type]
-                unit for name, unit, works in rows if name == account.name and works == account.unit_id)
-    return out
-
-
-async def build_instance(session: AsyncSession, year: int, from_month: int, today: date,
-                         weights: RosterWeights | None = None) -> tuple[RosterInstance, list[VisitGroup]]:
-    """The planning instance: every unit, the active groups, priorities, last year's pairs and — on a
-    re-plan — the visits before `from_month` (and every unit already visited this year) kept fixed."""
-    groups = await active_groups(session)
-    derived = await derived_avoidance(session, groups)
-    units = await visit_units(session)
-    first = await priority_units(session, today)
-    last = await current_plan(session, year - 1)
-    last_pairs = {v.unit_id: v.group_id for v in await plan_visits(session, last)} if last else {}
-    fixed: dict[int, tuple[int, int]] = {}
-    plan = await current_plan(session, year)
-    if plan is not None and from_month > 1:
-        visited = set((await session.exec(select(VisitRecord.unit_id).where(
-            func.extract("year", VisitRecord.visited_on) == year))).all())
-        pool = {u.id for u in units}
-        for v in await plan_visits(session, plan):
-            if v.unit_id in pool and (v.month < from_month or v.unit_id in visited):
-                fixed[v.unit_id] = (v.group_id, v.month)
-    instance = RosterInstance(
-        units=[RosterUnit(u.id, u.town or "", u.id in first, last_pairs.get(u.id), u.label) for u in units],  # type: ignore[arg-type]
-        groups=[RosterGroup(g.id, g.name, blocked(g), avoided(g) | derived.get(g.id, set()))  # type: ignore[arg-type]
-                for g in groups],
-        weights=weights or RosterWeights(), fixed=fixed, from_month=from_month,
-    )
-    return instance, groups
-
-
-async def save_plan(session: AsyncSession, year: int, result: RosterResult, from_month: int,
-                    actor_id: int | None) -> RosterPlan:
-    await session.exec(update(RosterPlan).where(RosterPlan.year == year).values(current=False))  # type: ignore[call-overload]
+async def save_plan(session: AsyncSession, *, year: int, result: RosterResult, from_month: int,
+                    actor: Account | None) -> RosterPlan:
+    """The new plan in force for `year` (older ones of the year stay, no longer current)."""
+    await session.exec(update(RosterPlan).where(col(RosterPlan.year) == year).values(current=False))
     plan = RosterPlan(year=year, from_month=from_month, objective=result.objective, bound=result.bound,
-                      optimal=result.optimal, seconds=round(result.seconds, 3), created_by=actor_id,
+                      optimal=result.optimal, seconds=round(result.seconds, 3), created_by=actor.id if actor else None,
                       report=json.dumps({"figures": result.figures, "problems": result.problems,
                                          "status": result.status}, ensure_ascii=False, default=str))
     session.add(plan)
     await session.flush()
+    assert plan.id is not None
     for unit_id, (group_id, month) in result.assignments.items():
-        session.add(PlannedVisit(plan_id=plan.id, unit_id=unit_id, group_id=group_id, month=month))  # type: ignore[arg-type]
+        session.add(PlannedVisit(plan_id=plan.id, unit_id=unit_id, group_id=group_id, month=month))
+    _audit(session, actor, "plan", "roster_plan", plan.id,
+           f"{year} 年，从 {from_month} 月起，{len(result.assignments)} 个单位，目标值 {result.objective}")
     return plan
+
+
+async def schedule_visit(session: AsyncSession, *, visit_id: int, day: date,
+                         actor: Account | None) -> PlannedVisit | None:
+    """走访安排: the day the group goes (None when the visit is no longer in a plan)."""
+    visit = await session.get(PlannedVisit, visit_id)
+    if visit is None:
+        return None
+    visit.scheduled_on = day
+    session.add(visit)
+    _audit(session, actor, "schedule", "planned_visit", visit_id, day.isoformat())
+    return visit
+
+
+async def record_visit(session: AsyncSession, *, unit_id: int, group_id: int | None, visited_on: date, who: str,
+                       findings: str, actor: Account | None, at: datetime) -> VisitRecord:
+    record = VisitRecord(unit_id=unit_id, group_id=group_id, visited_on=visited_on, who=who,
+                         findings=findings[:4000], recorded_by=actor.id if actor else None, created_at=at)
+    session.add(record)
+    await session.flush()
+    _audit(session, actor, "record", "visit_record", f"ZF{record.id}", findings[:200])
+    return record
+
+
+async def link_problem(session: AsyncSession, *, record_id: int, problem_id: int | None,
+                       actor: Account | None = None) -> None:
+    """转整改: the visit record points at the problem made from it."""
+    record = await session.get(VisitRecord, record_id)
+    if record is None:
+        return
+    record.problem_id = problem_id
+    session.add(record)
+    _audit(session, actor, "to_problem", "visit_record", f"ZF{record_id}", f"problem {problem_id}")
 
 
 @dataclass
@@ -171,7 +84,7 @@ class MoveCheck:
 async def check_move(session: AsyncSession, plan: RosterPlan, unit_id: int, group: VisitGroup, month: int,
                      max_per_slot: int = 3) -> MoveCheck:
     """调整走访: 回避, blocked months and at most three visits per group-month are never broken."""
-    if unit_id in avoided(group) | (await derived_avoidance(session, [group])).get(group.id, set()):
+    if unit_id in avoided(group) | (await derived_avoidance(session, [group])).get(group.id or 0, set()):
         return MoveCheck(False, f"{group.name}需回避该单位")
     if month in blocked(group):
         return MoveCheck(False, f"{group.name}{month}月不能走访")
@@ -181,3 +94,39 @@ async def check_move(session: AsyncSession, plan: RosterPlan, unit_id: int, grou
     if count >= max_per_slot:
         return MoveCheck(False, f"{group.name}{month}月已安排 {count} 家，每组每月最多 {max_per_slot} 家")
     return MoveCheck(True)
+
+
+async def move_visit(session: AsyncSession, *, plan: RosterPlan, visit: PlannedVisit, group: VisitGroup, month: int,
+                     actor: Account | None) -> MoveCheck:
+    """调整走访: the visit goes to `group` in `month` (its fixed day cleared) when check_move allows it."""
+    check = await check_move(session, plan, visit.unit_id, group, month)
+    if not check.ok:
+        return check
+    assert group.id is not None
+    before = f"组 {visit.group_id} {visit.month} 月"
+    visit.group_id, visit.month, visit.scheduled_on = group.id, month, None
+    session.add(visit)
+    _audit(session, actor, "move", "planned_visit", visit.id, f"{before} → {group.name} {month} 月")
+    return check
+
+
+async def save_sanding_plan(session: AsyncSession, *, years: list[int], plan: dict[int, int],
+                            actor: Account | None) -> None:
+    """三定问效: the cycle starting `years[0]` replaced by `plan` (unit → year)."""
+    await session.exec(delete(SandingPlan).where(col(SandingPlan.cycle_start) == years[0]))
+    for unit_id, year in plan.items():
+        session.add(SandingPlan(cycle_start=years[0], unit_id=unit_id, year=year))
+    _audit(session, actor, "sanding", "sanding_plan", years[0], f"{years[0]}-{years[-1]}，{len(plan)} 个单位")
+
+
+async def save_draw(session: AsyncSession, *, seed: str, unit_pool: list[int], inspector_pool: list[str],
+                    units: list[int], inspectors: list[str], actor: Account | None) -> RandomDraw:
+    """双随机: the draw with its seed and pools, so that anyone can re-run it (复核抽查)."""
+    record = RandomDraw(seed=seed, units_wanted=len(units), inspectors_wanted=len(inspectors),
+                        unit_pool=json.dumps(unit_pool), inspector_pool=json.dumps(inspector_pool),
+                        units=json.dumps(units), inspectors=json.dumps(inspectors),
+                        drawn_by=actor.id if actor else None)
+    session.add(record)
+    await session.flush()
+    _audit(session, actor, "draw", "random_draw", record.id, f"种子 {seed}")
+    return record

@@ -112,7 +112,8 @@ async def _open_month(app, unit_name: str, group_name: str) -> int:
     from sqlmodel import select
 
     from models import Unit, VisitGroup
-    from models.visits.ops import check_move, plan_for
+    from models.visits.ops import check_move
+    from models.visits.queries import plan_for
 
     async with app.db.read() as session:
         unit = (await session.exec(select(Unit).where(Unit.short_name == unit_name))).one()

@@ -15,9 +15,10 @@ from sqlmodel import select
 from bot.app import import_file
 from jobs.evaluation import daily
 from models import AuditEvent, RandomDraw, Unit, Warning
+from models.calendar.workdays import load_calendar
 from models.staffing.watchlist import WatchEntry
-from models.visits.ops import priority_units
-from models.visits.roster import draw
+from models.visits.inspections import draw
+from models.visits.queries import priority_units
 from tests.conftest import Chat, FakeClock, beijing
 
 
@@ -58,7 +59,7 @@ async def test_office_adds_and_removes_with_a_reason_and_the_lower_capabilities_
     assert "教育局（异常名录）" in ledger.text and "财政局（异常名录）" not in ledger.text
     assert "教育局（异常名录）" in (await chat.say("bb_ywy1", "预警")).text
     async with app.db.read() as s:
-        assert edu in await priority_units(s, date(2026, 11, 23))
+        assert edu in await priority_units(s, today=date(2026, 11, 23), cal=await load_calendar(app.db))
     await chat.say("bb_ywy1", "随机抽查 3家 1人")
     async with app.db.read() as s:
         record = (await s.exec(select(RandomDraw))).one()

@@ -10,16 +10,16 @@ from collections.abc import Iterable
 
 import pytest
 
+from models.visits.inspections import draw, plan_sanding
 from models.visits.roster import (
     RosterGroup,
     RosterInstance,
+    RosterResult,
     RosterUnit,
     check_capacity,
-    draw,
     evaluate,
     greedy_plan,
     plan_roster,
-    plan_sanding,
     replan,
 )
 
@@ -32,7 +32,7 @@ def group(gid: int, blocked: Iterable[int] = (), avoid: Iterable[int] = ()) -> R
     return RosterGroup(gid, f"第{gid}组", frozenset(blocked), frozenset(avoid))
 
 
-def check_hard(inst: RosterInstance, result) -> None:  # type: ignore[no-untyped-def]
+def check_hard(inst: RosterInstance, result: RosterResult) -> None:
     """The hard rules, written out again: each unit once, fixed visits kept, never a blocked month or a
     回避 pair, at most max per group-month, min..max in every open group-month (0 when relaxed)."""
     plan, groups = result.assignments, {g.id: g for g in inst.groups}
@@ -63,7 +63,7 @@ def check_hard(inst: RosterInstance, result) -> None:  # type: ignore[no-untyped
     assert result.bound <= result.objective
 
 
-def solved(inst: RosterInstance, limit: float = 5.0):  # type: ignore[no-untyped-def]
+def solved(inst: RosterInstance, limit: float = 5.0) -> RosterResult:
     result = plan_roster(inst, limit)
     assert result.status in ("optimal", "feasible"), result.problems
     check_hard(inst, result)

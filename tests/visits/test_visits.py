@@ -229,7 +229,7 @@ async def test_groups_show_names_not_user_ids(chat, app):
 async def test_the_office_is_left_out_even_before_its_accounts_exist(app):
     """Named …机构编制委员会办公室 in the units file: left out although no office account is bound to it."""
     from models import Account
-    from models.visits.ops import visit_units
+    from models.visits.queries import visit_units
 
     async with app.db.write() as s:
         for account in (await s.exec(select(Account))).all():

@@ -19,8 +19,8 @@ from sqlmodel import select
 
 from bot.db import Database
 from bot.importing import ImportRejected, import_file
-from handlers.approvals.oa_events import claim_event
 from models import ApprovalEvent, Unit
+from models.approvals.ops import claim_event
 from models.approvals.tables import ApprovalItem, ProcessedEvent
 from models.outbox import OutboxMessage
 from tests.conftest import FakeClock, beijing
@@ -338,12 +338,12 @@ async def test_no_event_subscription_without_process_codes(bot, emulator):
 async def test_an_event_claim_rolled_back_can_be_claimed_again(db):
     with pytest.raises(RuntimeError):
         async with db.write() as s:
-            assert await claim_event(s, "ev-x", "bpms_task_change")
+            assert await claim_event(s, event_id="ev-x", event_type="bpms_task_change")
             raise RuntimeError("crash before the commit")
     async with db.write() as s:
-        assert await claim_event(s, "ev-x", "bpms_task_change")
+        assert await claim_event(s, event_id="ev-x", event_type="bpms_task_change")
     async with db.write() as s:
-        assert not await claim_event(s, "ev-x", "bpms_task_change")
+        assert not await claim_event(s, event_id="ev-x", event_type="bpms_task_change")
 
 
 def test_process_codes_config_is_a_table_of_business_types(tmp_path):

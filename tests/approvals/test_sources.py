@@ -138,6 +138,29 @@ async def test_a_stage_change_in_a_new_export_is_recorded_and_told_once(demo_db,
     assert await count(demo_db, OutboxMessage, stage_notices, OutboxMessage.recipient == "user:jyj_ll") == 1
 
 
+async def test_a_unit_hears_once_per_import_whatever_the_number_of_its_items(demo_db, tmp_path):
+    """Three 教育局 items change in one file: each gets its history event, the unit one digest."""
+    rows = [[f"SP-E-{n}", "教育局", "用编核准", f"事项{n}", "2026-11-16 09:30", "受理", "", "", ""] for n in range(3)]
+    rows.append(["SP-H-1", HEALTH_USCC, "人员上编", "", "2026-11-16 09:30", "受理", "", "", ""])
+    await import_file(demo_db, "approvals", write_csv(tmp_path / "1.csv", rows))
+    moved = [[*r[:5], "审核", *r[6:]] for r in rows[:3]] + [[*rows[3][:5], "办结", "", "已办结", "2026-11-17 10:00"]]
+    result = await import_file(demo_db, "approvals", write_csv(tmp_path / "2.csv", moved))
+    assert (result.added, result.updated) == (0, 4)
+    for n in range(3):
+        assert await history(demo_db, f"SP-E-{n}") == [("提交", "受理", "办理中"), ("环节", "审核", "")]
+    assert await history(demo_db, "SP-H-1") == [("提交", "受理", "办理中"), ("环节", "办结", ""),
+                                                ("状态", "办结", "已办结")]
+    async with demo_db.read() as s:
+        to_contact = (await s.exec(select(OutboxMessage).where(OutboxMessage.recipient == "user:jyj_ll"))).all()
+    [digest] = to_contact
+    text = json.loads(digest.payload)["text"]
+    assert digest.kind == "approval.batch" and "审批进度更新（3 项）" in text
+    assert all(f"SP-E-{n} 用编核准“事项{n}”已进入“审核”环节" in text for n in range(3))
+    assert await count(demo_db, OutboxMessage, OutboxMessage.kind == "approval.status") >= 1  # 卫健局: one item
+    await import_file(demo_db, "approvals", write_csv(tmp_path / "2.csv", moved))
+    assert await count(demo_db, OutboxMessage, OutboxMessage.recipient == "user:jyj_ll") == 1
+
+
 # -- 2. HTTP --------------------------------------------------------------------------------------------
 
 def api_items(stage: str = "受理") -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -51,6 +52,16 @@ _KEY_OF = {header: key for key, header in API_KEYS.items()}
 
 def parse_moment(value: Any) -> datetime:
     """A date with an optional time (Beijing time unless an offset is given), as an aware datetime."""
+    return _moment_text(value) if isinstance(value, str) else _moment(value)
+
+
+@lru_cache(maxsize=8192)
+def _moment_text(value: str) -> datetime:
+    """A file repeats the same few hundred dates: each text is parsed once (errors are not cached)."""
+    return _moment(value)
+
+
+def _moment(value: Any) -> datetime:
     try:
         moment = parse_datetime(value)
     except ValueError as exc:

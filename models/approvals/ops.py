@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, update
+from sqlalchemy import bindparam, delete, insert, update
 from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import col
+from sqlmodel import SQLModel, col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.accounts.tables import Account
@@ -29,7 +29,11 @@ from models.audit import AuditEvent, audit
 from models.base import LOCAL_TZ, utcnow
 from models.calendar.workdays import WorkCalendar
 
-CHUNK = 500  # items per statement batch: bounded memory, well under SQLite's bound-parameter limit
+CHUNK = 2000  # items per statement batch: bounded memory, well under SQLite's bound-parameter limit
+# Core tables: executemany without the ORM's per-row bookkeeping
+_ITEMS = SQLModel.metadata.tables["approvalitem"]
+_EVENTS = SQLModel.metadata.tables["approvalevent"]
+_UPDATE = update(_ITEMS).where(_ITEMS.c.id == bindparam("item_id"))
 
 
 @dataclass(frozen=True)
@@ -89,15 +93,18 @@ _COPIED = ("unit_id", "type", "title", "handler_user_id", "handler_name")
 _STORED = (*_COPIED, "stage", "stage_since", "status", "completed_at", "completed_on", "working_days")
 
 
-def _completion(data: ItemData, submitted_on: date, stored_at: datetime | None,
-                cal: WorkCalendar) -> tuple[datetime | None, date | None, int | None]:
+def _completion(data: ItemData, submitted_on: date, stored_at: datetime | None, cal: WorkCalendar,
+                memo: dict[tuple[date, date], int]) -> tuple[datetime | None, date | None, int | None]:
     """Completion moment, date and the working days it took (start day not counted: same day = 0). An
     item submitted on a rest day counts from the next working day: submitted Saturday, finished Monday = 0."""
     if data.status != DONE:
         return None, None, None
     done = data.completed_at or stored_at or data.changed_at or data.submitted_at
     on = _local_date(done)
-    return done, on, max(0, cal.workdays_between(cal.next_workday(submitted_on), on))
+    key = (submitted_on, on)  # memoised for one batch of items: a file repeats the same dates
+    if key not in memo:
+        memo[key] = max(0, cal.workdays_between(cal.next_workday(submitted_on), on))
+    return done, on, memo[key]
 
 
 def _chunks(items: list[ItemData]) -> Iterator[list[ItemData]]:
@@ -125,13 +132,14 @@ async def upsert_items(session: AsyncSession, items: list[ItemData], *, source: 
     """Insert or update every item with its history events, in the caller's transaction; one Change
     per item, in order."""
     changes: list[Change] = []
+    memo: dict[tuple[date, date], int] = {}
     for batch in _chunks(items):
-        changes += await _upsert_batch(session, batch, source=source, cal=cal, now=now)
+        changes += await _upsert_batch(session, batch, source=source, cal=cal, now=now, memo=memo)
     return changes
 
 
 async def _upsert_batch(session: AsyncSession, batch: list[ItemData], *, source: str, cal: WorkCalendar,
-                        now: datetime) -> list[Change]:
+                        now: datetime, memo: dict[tuple[date, date], int]) -> list[Change]:
     columns = [col(getattr(ApprovalItem, name)) for name in ("id", "number", "submitted_on", *_STORED)]
     query: Any = core_select(*columns).where(col(ApprovalItem.number).in_([d.number for d in batch]))
     stored = {r.number: r._asdict() for r in (await session.exec(query)).all()}
@@ -145,7 +153,7 @@ async def _upsert_batch(session: AsyncSession, batch: list[ItemData], *, source:
         old = stored.get(data.number)
         if old is None:
             submitted_on = _local_date(data.submitted_at)
-            done_at, done_on, days = _completion(data, submitted_on, None, cal)
+            done_at, done_on, days = _completion(data, submitted_on, None, cal, memo)
             new_rows.append(dict(
                 number=data.number, unit_id=data.unit_id, type=data.type, title=data.title,
                 submitted_at=data.submitted_at, submitted_on=submitted_on, stage=data.stage,
@@ -160,7 +168,7 @@ async def _upsert_batch(session: AsyncSession, batch: list[ItemData], *, source:
         for name in _COPIED:
             new[name] = getattr(data, name)
         new["completed_at"], new["completed_on"], new["working_days"] = _completion(
-            data, old["submitted_on"], old["completed_at"], cal)
+            data, old["submitted_on"], old["completed_at"], cal, memo)
         item_id = old["id"]
         if data.stage != old["stage"]:
             new["stage"], new["stage_since"] = data.stage, at
@@ -170,21 +178,21 @@ async def _upsert_batch(session: AsyncSession, batch: list[ItemData], *, source:
             events.append(_event(item_id, at, "状态", data.stage, data.status, data.handler_name, source))
         changed = new != old
         if changed:
-            updates.append({name: new[name] for name in ("id", *_STORED)} | {"updated_at": now})
+            updates.append({name: new[name] for name in _STORED} | {"item_id": item_id, "updated_at": now})
         changes.append(Change(_state(item_id, data, new["working_days"]), old_stage=old["stage"],
                               old_status=old["status"], changed=changed))
     if new_rows:
         inserted = await session.exec(
-            insert(ApprovalItem).returning(col(ApprovalItem.id), col(ApprovalItem.number)), params=new_rows)
+            insert(_ITEMS).returning(_ITEMS.c.id, _ITEMS.c.number), params=new_rows)
         ids = {number: item_id for item_id, number in inserted.all()}
         for change, data in pending:
             change.item.id = ids[data.number]
             events.append(_event(change.item.id, data.submitted_at, "提交", data.stage, data.status,
                                  data.handler_name, source))
     if updates:
-        await session.exec(update(ApprovalItem), params=updates)
+        await session.exec(_UPDATE, params=updates)
     if events:
-        await session.exec(insert(ApprovalEvent), params=events)
+        await session.exec(insert(_EVENTS), params=events)
     return changes
 
 

@@ -109,7 +109,7 @@ async def main(items: int, rounds: int) -> None:
         wall = time.perf_counter() - t0
         t0 = time.perf_counter()
         async with db.read() as s:
-            stats = await period_stats(s, date(2026, 1, 1), date(2026, 11, 24))
+            stats = await period_stats(s, date(2026, 1, 1), date(2026, 11, 24), open_after=date(2026, 11, 23))
         rate_time = time.perf_counter() - t0
         await app.stop()
     await emu.stop()

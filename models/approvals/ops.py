@@ -36,7 +36,7 @@ _EVENTS = SQLModel.metadata.tables["approvalevent"]
 _UPDATE = update(_ITEMS).where(_ITEMS.c.id == bindparam("item_id"))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ItemData:
     """An approval item as a source reports it (validated, unit resolved)."""
 

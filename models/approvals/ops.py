@@ -245,3 +245,10 @@ def audit_sync(session: AsyncSession, *, action: str, source: str, actor_user_id
     detail = json.dumps({"source": source, **counts}, ensure_ascii=False)
     session.add(AuditEvent(action=action, entity="approval", entity_id=source[:64], actor_user_id=actor_user_id[:64],
                            detail=detail[:detail_max]))
+
+
+def mark_urged(session: AsyncSession, *, item: ApprovalItem, at: datetime, audience: str) -> None:
+    """A 催办 sent to `audience` (经办人 / 编办领导): recorded in the item's 全程纪实, once per stage."""
+    assert item.id is not None
+    session.add(ApprovalEvent(item_id=item.id, at=at, kind="催办", stage=item.stage, handler_name=item.handler_name,
+                              detail=audience))

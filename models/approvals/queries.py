@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import case, or_
+from sqlalchemy import and_, case, or_
 from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -172,3 +172,16 @@ async def active_accounts(session: AsyncSession) -> list[Account]:
 
 async def all_units(session: AsyncSession) -> list[Unit]:
     return list((await session.exec(select(Unit))).all())
+
+
+async def open_items(session: AsyncSession) -> list[ApprovalItem]:
+    """Items still 办理中 (催办 looks at how long each has been in its stage)."""
+    return list((await session.exec(select(ApprovalItem).where(col(ApprovalItem.status) == IN_PROGRESS))).all())
+
+
+async def urged_in_stage(session: AsyncSession) -> set[tuple[int, str]]:
+    """(item id, audience) of the 催办 already sent for open items' current stages."""
+    query = select(ApprovalEvent.item_id, ApprovalEvent.detail).join(ApprovalItem, and_(
+        col(ApprovalItem.id) == col(ApprovalEvent.item_id), col(ApprovalEvent.at) >= col(ApprovalItem.stage_since),
+    )).where(col(ApprovalEvent.kind) == "催办", col(ApprovalItem.status) == IN_PROGRESS)
+    return set((await session.exec(query)).all())

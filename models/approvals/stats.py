@@ -14,13 +14,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from sqlalchemy import Date, and_, case, func, literal, literal_column, select
+from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.approvals.tables import DAILY_TYPES, DONE, WITHDRAWN, ApprovalItem
+from models.approvals.tables import DAILY_TYPES, DONE, WITHDRAWN
 
-T = ApprovalItem.__table__.c  # type: ignore[attr-defined]
+T = SQLModel.metadata.tables["approvalitem"].c
 
 
 @dataclass
@@ -63,15 +65,15 @@ async def period_stats(session: AsyncSession, start: date, end: date, unit_id: i
         scope = and_(scope, T.unit_id == unit_id)
     stats = PeriodStats(start, end)
     fresh = func.sum(case((T.submitted_on > open_after, 1), else_=0)) if open_after is not None else literal(0)
-    on = T.submitted_on
+    on: Any = T.submitted_on
     if session.bind is not None and session.bind.dialect.name == "sqlite":
         # `+column` keeps SQLite off the one-column date index: it then scans ix_approvalitem_stats, which
         # covers the query and is already in group order (no temporary b-tree; PostgreSQL plans by itself)
         on = literal_column("+approvalitem.submitted_on", type_=Date)
     period = and_(on >= start, on <= end) if unit_id is None else and_(on >= start, on <= end, T.unit_id == unit_id)
-    rows = (await session.exec(select(  # type: ignore[call-overload]
-        T.type, T.status, T.working_days, func.count(), fresh,
-    ).where(period).group_by(T.type, T.status, T.working_days).order_by(T.type, T.status, T.working_days))).all()
+    histogram: Any = select(T.type, T.status, T.working_days, func.count(), fresh).where(period).group_by(
+        T.type, T.status, T.working_days).order_by(T.type, T.status, T.working_days)
+    rows = (await session.exec(histogram)).all()
     by_type: dict[str, _Tally] = {}
     for type_, status, days, n, new in rows:
         stats.by_status[status] = stats.by_status.get(status, 0) + n
@@ -89,9 +91,9 @@ async def period_stats(session: AsyncSession, start: date, end: date, unit_id: i
             stats.submitted += t.submitted
             stats.same_day += t.same_day
     stats.submitted -= stats.pending_today
-    stats.slowest = [tuple(r) for r in (await session.exec(  # type: ignore[call-overload]
-        select(T.number, T.type, T.title, T.working_days).where(and_(scope, T.status == DONE))
-        .order_by(T.working_days.desc(), T.number).limit(5))).all()]
+    slowest: Any = select(T.number, T.type, T.title, T.working_days).where(and_(scope, T.status == DONE)).order_by(
+        T.working_days.desc(), T.number).limit(5)
+    stats.slowest = [tuple(r) for r in (await session.exec(slowest)).all()]
     return stats
 
 

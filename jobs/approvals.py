@@ -11,13 +11,12 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import and_, select
-
 from bot.context import Services
 from bot.notify import notify_users
 from models.accounts.roles import Role
 from models.accounts.tables import accounts_with_role
-from models.approvals.tables import IN_PROGRESS, ApprovalEvent, ApprovalItem
+from models.approvals.ops import mark_urged
+from models.approvals.queries import open_items, urged_in_stage
 from models.rectification.rules import deliver_at, local_today
 
 HANDLER_AFTER, LEADER_AFTER = 3, 5
@@ -32,10 +31,8 @@ async def urge_stuck_items(services: Services, now: datetime | None = None) -> i
     if not cal.is_workday(today):
         return 0
     async with services.db.write() as session:
-        items = (await session.exec(select(ApprovalItem).where(ApprovalItem.status == IN_PROGRESS))).all()
-        urged = set((await session.exec(select(ApprovalEvent.item_id, ApprovalEvent.detail).join(
-            ApprovalItem, and_(ApprovalItem.id == ApprovalEvent.item_id, ApprovalEvent.at >= ApprovalItem.stage_since))
-            .where(ApprovalEvent.kind == "催办", ApprovalItem.status == IN_PROGRESS))).all())
+        items = await open_items(session)
+        urged = await urged_in_stage(session)
         by_handler: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for_leaders: list[dict[str, Any]] = []
         for item in items:
@@ -44,10 +41,10 @@ async def urge_stuck_items(services: Services, now: datetime | None = None) -> i
                    "handler": item.handler_name, "days": days}
             if days > HANDLER_AFTER and item.handler_user_id and (item.id, TO_HANDLER) not in urged:
                 by_handler[item.handler_user_id].append(row)
-                _mark(session, item, now, TO_HANDLER, days)
+                mark_urged(session, item=item, at=now, audience=TO_HANDLER)
             if days > LEADER_AFTER and (item.id, TO_LEADERS) not in urged:
                 for_leaders.append(row)
-                _mark(session, item, now, TO_LEADERS, days)
+                mark_urged(session, item=item, at=now, audience=TO_LEADERS)
         due = deliver_at(cal, now, services.rules)
         sent = 0
         for user, rows in by_handler.items():
@@ -56,11 +53,6 @@ async def urge_stuck_items(services: Services, now: datetime | None = None) -> i
             leaders = [a.user_id for a in await accounts_with_role(session, Role.OFFICE_LEADER)]
             sent += await _send(session, services, leaders, for_leaders, True, now, due)
     return sent
-
-
-def _mark(session: Any, item: ApprovalItem, now: datetime, audience: str, days: int) -> None:
-    session.add(ApprovalEvent(item_id=item.id, at=now, kind="催办", stage=item.stage,  # type: ignore[arg-type]
-                              handler_name=item.handler_name, detail=audience))
 
 
 async def _send(session: Any, services: Services, users: list[str], rows: list[dict[str, Any]], to_leader: bool,

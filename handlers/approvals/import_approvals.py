@@ -18,13 +18,12 @@ Rules of this kind, beyond the common ones (docs/import-formats.md):
 
 from __future__ import annotations
 
-import json
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db import Database
@@ -34,13 +33,12 @@ from bot.importing.reader import Row, clean_cell
 from bot.render import Renderer
 from handlers.approvals.sync import apply_items
 from models.accounts.tables import Account
-from models.approvals.ops import ItemData
+from models.approvals.ops import ItemData, audit_sync
+from models.approvals.queries import active_accounts, all_units
 from models.approvals.tables import DONE, IN_PROGRESS, STATUSES, TYPES
-from models.audit import AuditEvent
 from models.base import LOCAL_TZ
 from models.calendar.workdays import load_calendar
 from models.staffing.unit_match import UnitIndex
-from models.staffing.units import Unit
 
 NUMBER, UNIT, TYPE, TITLE, SUBMITTED = "事项编号", "所属单位", "业务类型", "事项名称", "提交时间"
 STAGE, HANDLER, STATUS, COMPLETED = "当前环节", "当前经办人", "状态", "办结时间"
@@ -54,6 +52,16 @@ _KEY_OF = {header: key for key, header in API_KEYS.items()}
 
 def parse_moment(value: Any) -> datetime:
     """A date with an optional time (Beijing time unless an offset is given), as an aware datetime."""
+    return _moment_text(value) if isinstance(value, str) else _moment(value)
+
+
+@lru_cache(maxsize=8192)
+def _moment_text(value: str) -> datetime:
+    """A file repeats the same few hundred dates: each text is parsed once (errors are not cached)."""
+    return _moment(value)
+
+
+def _moment(value: Any) -> datetime:
     try:
         moment = parse_datetime(value)
     except ValueError as exc:
@@ -133,11 +141,11 @@ class Lookup:
 
     @classmethod
     async def load(cls, session: AsyncSession) -> Lookup:
-        accounts = list((await session.exec(select(Account).where(Account.active == True))).all())  # noqa: E712
+        accounts = await active_accounts(session)
         by_name: dict[str, list[Account]] = {}
         for account in accounts:
             by_name.setdefault(account.name, []).append(account)
-        return cls(UnitIndex(list((await session.exec(select(Unit))).all())), {a.user_id: a for a in accounts},
+        return cls(UnitIndex(await all_units(session)), {a.user_id: a for a in accounts},
                    by_name)
 
     def handler(self, ref: str) -> tuple[str, str]:
@@ -192,16 +200,15 @@ async def load(db: Database, rows: list[Row], job: ImportJob) -> None:
         errors.raise_if_any()
         result = await apply_items(session, items, source="file", cal=cal, renderer=Renderer())
         job.result.added, job.result.updated, job.result.unchanged = result.added, result.updated, result.unchanged
-        session.add(sync_audit("import.approvals", job.source, job.actor_user_id, result))
+        sync_audit(session, "import.approvals", job.source, job.actor_user_id, result)
 
 
-def sync_audit(action: str, source: str, actor_user_id: str, result: Any) -> AuditEvent:
+def sync_audit(session: AsyncSession, action: str, source: str, actor_user_id: str, result: Any) -> None:
     """One audit row for a batch of approval items (the items' own history is in ApprovalEvent)."""
-    detail = json.dumps({"source": source, "added": result.added, "updated": result.updated,
-                         "unchanged": result.unchanged, "notified": result.notified, "numbers": result.numbers},
-                        ensure_ascii=False)
-    return AuditEvent(action=action, entity="approval", entity_id=source[:64], actor_user_id=actor_user_id[:64],
-                      detail=detail[:DETAIL_MAX])
+    counts = {"added": result.added, "updated": result.updated, "unchanged": result.unchanged,
+              "notified": result.notified, "numbers": result.numbers[:1000]}
+    audit_sync(session, action=action, source=source, actor_user_id=actor_user_id, counts=counts,
+               detail_max=DETAIL_MAX)
 
 
 SPEC = KindSpec(

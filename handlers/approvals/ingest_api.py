@@ -40,7 +40,8 @@ def add_ingest_routes(app: web.Application, services: Services, *, nudge: Callab
     app.router.add_post("/api/approvals", IngestAPI(services, nudge).approvals)
 
 
-def _error(status: int, message: str, details: list[str] | None = None, **headers: str) -> web.Response:
+def _error(status: int, message: str, details: list[str] | None = None, *,
+           headers: dict[str, str] | None = None) -> web.Response:
     body: dict[str, Any] = {"error": message}
     if details is not None:
         body["details"] = details
@@ -61,7 +62,7 @@ class IngestAPI:
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
             log.warning("POST %s refused: missing or wrong token (from %s)", request.path, request.remote)
             return _error(401, "未授权：请在 Authorization 头中提供正确的令牌（Bearer <api_token>）",
-                          **{"WWW-Authenticate": 'Bearer realm="bianban"'})
+                          headers={"WWW-Authenticate": 'Bearer realm="bianban"'})
         return None
 
     async def approvals(self, request: web.Request) -> web.Response:
@@ -91,7 +92,7 @@ class IngestAPI:
                 errors.raise_if_any()
                 result = await apply_items(session, data, source="api", cal=cal, renderer=services.renderer,
                                            rules=services.rules, now=services.clock())
-                session.add(sync_audit("api.approvals", f"api:{request.remote or ''}", "", result))
+                sync_audit(session, "api.approvals", f"api:{request.remote or ''}", "", result)
         except ImportRejected as rejected:
             lines = rejected.lines
             more = [f"……另有 {len(lines) - MAX_DETAILS} 处错误"] if len(lines) > MAX_DETAILS else []

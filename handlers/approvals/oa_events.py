@@ -33,18 +33,16 @@ from typing import Any
 
 from dingtalk_stream import AckMessage, EventHandler, EventMessage
 from dingtalk_stream.frames import Headers
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.context import Services
 from bot.dingtalk_api import DingTalkAPI, DingTalkError
 from bot.stream import StreamClient
 from handlers.approvals.sync import apply_items
-from models.accounts.tables import Account
-from models.approvals.ops import ItemData
-from models.approvals.tables import DONE, IN_PROGRESS, RETURNED, WITHDRAWN, ProcessedEvent
-from models.base import LOCAL_TZ, utcnow
+from models.approvals.ops import ItemData, claim_event
+from models.approvals.queries import active_account, event_seen
+from models.approvals.tables import DONE, IN_PROGRESS, RETURNED, WITHDRAWN
+from models.base import LOCAL_TZ
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +107,7 @@ class OASync:
             return "invalid"
         db = self.services.db
         async with db.read() as session:
-            if await session.get(ProcessedEvent, event_id) is not None:
+            if await event_seen(session, event_id=event_id):
                 log.info("OA event %s was already processed", event_id)
                 return "duplicate"
         instance = await self._fetch(instance_id)
@@ -117,7 +115,7 @@ class OASync:
             return "failed"
         cal = await self.services.calendar()
         async with db.write() as session:
-            if not await claim_event(session, event_id, event_type):
+            if not await claim_event(session, event_id=event_id, event_type=event_type):
                 return "duplicate"
             now = self.services.clock()
             item = await instance_item(session, instance_id, instance, kind, now)
@@ -143,29 +141,18 @@ class OASync:
         return None
 
 
-async def claim_event(session: AsyncSession, event_id: str, event_type: str) -> bool:
-    """Record the eventId in this transaction; False when it is already there (a redelivery)."""
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(ProcessedEvent.__table__).on_conflict_do_nothing(  # type: ignore[attr-defined]
-        index_elements=["event_id"])
-    values = {"event_id": event_id[:128], "event_type": event_type[:60], "received_at": utcnow()}
-    result = await session.exec(statement.values(**values))
-    return bool(result.rowcount)
-
-
 async def instance_item(session: AsyncSession, instance_id: str, instance: dict[str, Any], kind: str,
                         now: datetime) -> ItemData | None:
     """The approval item an OA instance stands for; None (logged) when its originator has no unit."""
     originator = str(instance.get("originatorUserId") or "")
-    account = await _account(session, originator)
+    account = await active_account(session, user_id=originator)
     if account is None or account.unit_id is None:
         log.warning("OA instance %s skipped: originator %r has no account with a unit", instance_id, originator)
         return None
     status = _status(instance)
     running = [t for t in instance.get("tasks") or [] if str(t.get("status", "")).upper() == "RUNNING"]
     handler_id = str(running[0].get("userId") or "") if running else ""
-    handler = await _account(session, handler_id) if handler_id else None
+    handler = await active_account(session, user_id=handler_id) if handler_id else None
     submitted = _moment(instance.get("createTime")) or now
     completed = (_moment(instance.get("finishTime")) or now) if status == DONE else None
     return ItemData(
@@ -175,13 +162,6 @@ async def instance_item(session: AsyncSession, instance_id: str, instance: dict[
         handler_name=(handler.name if handler else "")[:50],
         completed_at=max(completed, submitted) if completed else None,
     )
-
-
-async def _account(session: AsyncSession, user_id: str) -> Account | None:
-    if not user_id:
-        return None
-    query = select(Account).where(Account.user_id == user_id, Account.active == True)  # noqa: E712
-    return (await session.exec(query)).first()
 
 
 def _status(instance: dict[str, Any]) -> str:

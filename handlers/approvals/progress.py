@@ -5,48 +5,47 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_
-from sqlmodel import select
-
 from bot.context import Button, Context, Incoming, Reply
 from bot.notify import notify_users
-from bot.render import Markdown, md_code, md_escape
+from bot.render import md_code
 from bot.router import Command, Router
-from handlers.rectification.common import scope_unit, text_reply, usage
-from models import Account, ApprovalEvent, ApprovalItem, ApprovalOptOut, Unit
+from handlers.rectification.common import scope_unit, usage
 from models.accounts.roles import Right
+from models.approvals.ops import record_note as add_note
+from models.approvals.ops import set_opt_out
+from models.approvals.queries import ItemRow, item_by_number, item_entity, item_events, items_titled, listed_items
 from models.approvals.tables import IN_PROGRESS
 from models.base import to_local
 from models.calendar.workdays import WorkCalendar
 from models.rectification.rules import LIGHT_ICONS, days_phrase, light, local_today
 from models.staffing.unit_match import match_units
+from models.staffing.units import Unit
 
 TIME_LIMIT = 10  # working days for a daily item (local practice; docs/rules.md)
 STUCK_DAYS = 3  # working days in one stage before 催办
 
 
-def _scoped(query: Any, ctx: Context) -> Any:
-    unit_id = scope_unit(ctx)
-    return query if unit_id is None else query.where(ApprovalItem.unit_id == unit_id)
+def answer(kind: str, outcome: str = "ok", **data: Any) -> Reply:
+    """The short answers of 审批 (approval_reply.md.j2)."""
+    return Reply("approval_reply.md.j2", {"kind": kind, **data}, outcome=outcome)
 
 
-def item_view(item: ApprovalItem, unit: Unit, cal: WorkCalendar, ctx: Context,
-              handler: Account | None = None) -> dict[str, Any]:
+def item_view(item: ItemRow, cal: WorkCalendar, ctx: Context) -> dict[str, Any]:
     today = local_today(ctx.services.clock())
     end = item.completed_on or today
     deadline = cal.add_workdays(item.submitted_on, TIME_LIMIT)
     colour = light(cal, deadline, today, "已销号" if item.completed_on else item.status, ctx.services.rules)
     stage_days = cal.workdays_between(local_today(item.stage_since), end)
     return {
-        "number": item.number, "type": item.type, "title": item.title, "unit": unit.label, "stage": item.stage,
+        "number": item.number, "type": item.type, "title": item.title, "unit": item.unit_label, "stage": item.stage,
         "status": item.status,
         "handler": item.handler_name or (md_code(item.handler_user_id) if item.handler_user_id else "（未指定）"),
-        "mobile": handler.mobile if handler else "", "icon": LIGHT_ICONS[colour],
+        "mobile": item.handler_mobile, "icon": LIGHT_ICONS[colour],
         "total_days": max(0, cal.workdays_between(item.submitted_on, end)), "stage_days": max(0, stage_days),
         "limit": TIME_LIMIT, "limit_phrase": days_phrase(cal.workdays_between(today, deadline)),
         "done": item.completed_on is not None,
         "submitted": to_local(item.submitted_at).strftime("%Y-%m-%d %H:%M"),
-        "frozen": unit.frozen_since is not None and scope_unit(ctx) is None,
+        "frozen": item.unit_frozen and scope_unit(ctx) is None,
     }
 
 
@@ -54,8 +53,7 @@ async def progress(msg: Incoming, ctx: Context) -> Reply:
     if not ctx.args:
         return usage("请写上事项编号或名称。", "进度 事项编号", "进度 SP-2026-0012")
     reply = await _progress(ctx, ctx.raw_args.strip())
-    hint = f"没有找到审批事项“{ctx.raw_args.strip()}”。发送 我的审批 查看本单位的事项。"
-    return reply or text_reply(hint, "not_found")
+    return reply or answer("not_found", "not_found", text=ctx.raw_args.strip())
 
 
 async def progress_fallback(msg: Incoming, ctx: Context) -> Reply | None:
@@ -66,31 +64,26 @@ async def progress_fallback(msg: Incoming, ctx: Context) -> Reply | None:
 
 
 async def _progress(ctx: Context, text: str, exact_only: bool = False) -> Reply | None:
+    """An item by number: one joined statement (item, unit, handler) and one for its events."""
     cal = await ctx.services.calendar()
+    scope = scope_unit(ctx)
     async with ctx.db.read() as session:
-        item = (await session.exec(_scoped(select(ApprovalItem).where(
-            ApprovalItem.number == text.upper()), ctx))).first() or (await session.exec(_scoped(select(
-                ApprovalItem).where(ApprovalItem.number == text), ctx))).first()
+        item = await item_by_number(session, text=text, unit_id=scope)
         if item is None and not exact_only:
-            found = (await session.exec(_scoped(select(ApprovalItem).where(
-                ApprovalItem.title.contains(text)), ctx).order_by(ApprovalItem.submitted_at.desc()).limit(6))).all()
+            found = await items_titled(session, text=text, unit_id=scope)
             if len(found) > 1:
-                names = "\n".join(f"- {i.number} {i.title}（{i.stage}）" for i in found[:5])
-                return text_reply(f"找到多个事项，请发送 进度 编号：\n\n{names}")
+                return answer("many", items=found[:5])
             item = found[0] if found else None
+            if item is not None:  # the title search does not join the handler's account
+                item = await item_by_number(session, text=item.number, unit_id=scope)
         if item is None:
             return None
-        unit = await session.get(Unit, item.unit_id)
-        handler = (await session.exec(select(Account).where(Account.user_id == item.handler_user_id))).first() \
-            if item.handler_user_id else None
-        events = (await session.exec(select(ApprovalEvent).where(ApprovalEvent.item_id == item.id)
-                                     .order_by(ApprovalEvent.at, ApprovalEvent.id))).all()
+        events = await item_events(session, item_id=item.id)
     steps = [{"at": to_local(e.at).strftime("%Y-%m-%d %H:%M"), "kind": e.kind, "stage": e.stage,
               "status": e.status, "handler": e.handler_name, "detail": e.detail} for e in events]
     reachable = item.handler_user_id and item.status == IN_PROGRESS
     buttons = [Button("联系经办人", f"联系经办人 {item.number}")] if reachable else []
-    return Reply("approval_progress.md.j2", item_view(item, unit, cal, ctx, handler) | {"events": steps},
-                 buttons=buttons)
+    return Reply("approval_progress.md.j2", item_view(item, cal, ctx) | {"events": steps}, buttons=buttons)
 
 
 async def contact_handler(msg: Incoming, ctx: Context) -> Reply:
@@ -100,19 +93,17 @@ async def contact_handler(msg: Incoming, ctx: Context) -> Reply:
     if not number:
         return usage("请写上事项编号。", "联系经办人 事项编号", "联系经办人 SP-2026-0012")
     async with ctx.db.write() as session:
-        item = (await session.exec(_scoped(select(ApprovalItem).where(
-            ApprovalItem.number.in_((number, number.upper()))), ctx))).first()  # type: ignore[attr-defined]
+        item = await item_entity(session, number=number, unit_id=scope_unit(ctx))
         if item is None or not item.handler_user_id:
-            return text_reply(f"没有找到在办的审批事项“{number}”或它没有经办人。", "not_found")
+            return answer("no_handler", "not_found", text=number)
         assert ctx.account is not None
         who = f"{ctx.unit.name if ctx.unit else ''} {ctx.account.name}".strip()
-        phone = f"（电话 {ctx.account.mobile}）" if ctx.account.mobile else ""
         await notify_users(session, ctx.services.renderer, kind="approval.contact",
-                           key=f"{item.id}:{msg.msg_id}", user_ids=[item.handler_user_id], template="message.md.j2",
-                           data={"text": f"{who}{phone}想了解审批事项 {item.number}「{item.title}」的办理情况"
-                                         f"（当前环节：{item.stage}），请与其联系。"})
-    who = md_escape(item.handler_name) if item.handler_name else md_code(item.handler_user_id)
-    return text_reply(Markdown(f"已请经办人 {who} 与您联系。"))
+                           key=f"{item.id}:{msg.msg_id}", user_ids=[item.handler_user_id],
+                           template="approval_contact.md.j2",
+                           data={"who": who, "mobile": ctx.account.mobile, "number": item.number,
+                                 "title": item.title, "stage": item.stage})
+    return answer("contacted", who=item.handler_name or md_code(item.handler_user_id))
 
 
 async def unit_items(msg: Incoming, ctx: Context) -> Reply:
@@ -133,7 +124,7 @@ async def office_items(msg: Incoming, ctx: Context) -> Reply:
     async with ctx.db.read() as session:
         units = await match_units(session, arg)
     if not units:
-        return text_reply(f"没有找到单位“{arg}”。", "not_found")
+        return answer("no_unit", "not_found", text=arg)
     return await _list(ctx, units, f"{'、'.join(u.label for u in units)}的审批事项")
 
 
@@ -141,17 +132,11 @@ async def _list(ctx: Context, units: list[Unit] | None, title: str, *, stuck: bo
                 today: bool = False) -> Reply:
     cal, now = await ctx.services.calendar(), ctx.services.clock()
     day = local_today(now)
-    query = select(ApprovalItem, Unit).join(Unit)
-    if units is not None:
-        query = query.where(ApprovalItem.unit_id.in_([u.id for u in units]))  # type: ignore[attr-defined]
-    if today:
-        query = query.where(or_(ApprovalItem.submitted_on == day, ApprovalItem.completed_on == day))
-    else:
-        recent = day - timedelta(days=30)
-        query = query.where(or_(ApprovalItem.status == IN_PROGRESS, ApprovalItem.completed_on >= recent))
+    unit_ids = None if units is None else [u.id for u in units if u.id is not None]
     async with ctx.db.read() as session:
-        rows = (await session.exec(query.order_by(ApprovalItem.submitted_at.desc()).limit(500))).all()
-    views = [item_view(i, u, cal, ctx) for i, u in rows]
+        rows = await listed_items(session, unit_ids=unit_ids, day=day, today_only=today,
+                                  since=day - timedelta(days=30))
+    views = [item_view(i, cal, ctx) for i in rows]
     if stuck:  # two separate questions: past the time limit, or stalled in one stage while within it
         open_ = [v for v in views if not v["done"]]
         overdue = [v for v in open_ if v["total_days"] > v["limit"]]
@@ -173,14 +158,11 @@ async def record_note(msg: Incoming, ctx: Context) -> Reply:
         return usage("请写上事项编号、环节和说明。", "纪实 事项编号 环节 说明", example)
     number, stage, detail = parts
     async with ctx.db.write() as session:
-        item = (await session.exec(select(ApprovalItem).where(ApprovalItem.number == number.upper()))).first() or (
-            await session.exec(select(ApprovalItem).where(ApprovalItem.number == number))).first()
+        item = await item_entity(session, number=number)
         if item is None:
-            return text_reply(f"没有找到审批事项“{number}”。", "not_found")
-        session.add(ApprovalEvent(item_id=item.id, at=ctx.services.clock(), kind="纪实", stage=stage[:40],  # type: ignore[arg-type]
-                                  detail=detail[:2000], handler_name=ctx.account.name if ctx.account else "",
-                                  actor_account_id=ctx.account.id if ctx.account else None, source="chat"))
-    return text_reply(f"已记入 {item.number} 的全程纪实：{stage}。")
+            return answer("no_item", "not_found", text=number)
+        await add_note(session, item=item, at=ctx.services.clock(), stage=stage, detail=detail, actor=ctx.account)
+    return answer("noted", number=item.number, stage=stage)
 
 
 async def subscribe(msg: Incoming, ctx: Context) -> Reply:
@@ -194,10 +176,8 @@ async def unsubscribe(msg: Incoming, ctx: Context) -> Reply:
 async def _set_opt_out(ctx: Context, out: bool) -> Reply:
     assert ctx.account is not None
     async with ctx.db.write() as session:
-        await session.exec(delete(ApprovalOptOut).where(ApprovalOptOut.account_id == ctx.account.id))  # type: ignore[call-overload]
-        if out:
-            session.add(ApprovalOptOut(account_id=ctx.account.id))  # type: ignore[arg-type]
-    return text_reply("已退订审批进度通知，需要时发送 订阅审批通知 恢复。" if out else "已订阅审批进度通知。")
+        await set_opt_out(session, account=ctx.account, out=out)
+    return answer("opted_out" if out else "opted_in")
 
 
 def register(router: Router) -> None:

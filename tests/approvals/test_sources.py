@@ -19,8 +19,8 @@ from sqlmodel import select
 
 from bot.db import Database
 from bot.importing import ImportRejected, import_file
-from handlers.approvals.oa_events import claim_event
 from models import ApprovalEvent, Unit
+from models.approvals.ops import claim_event
 from models.approvals.tables import ApprovalItem, ProcessedEvent
 from models.outbox import OutboxMessage
 from tests.conftest import FakeClock, beijing
@@ -136,6 +136,29 @@ async def test_a_stage_change_in_a_new_export_is_recorded_and_told_once(demo_db,
     stage_notices = OutboxMessage.kind == "approval.stage"
     assert await count(demo_db, OutboxMessage, stage_notices) == 2  # 教育局's contact and leader, once
     assert await count(demo_db, OutboxMessage, stage_notices, OutboxMessage.recipient == "user:jyj_ll") == 1
+
+
+async def test_a_unit_hears_once_per_import_whatever_the_number_of_its_items(demo_db, tmp_path):
+    """Three 教育局 items change in one file: each gets its history event, the unit one digest."""
+    rows = [[f"SP-E-{n}", "教育局", "用编核准", f"事项{n}", "2026-11-16 09:30", "受理", "", "", ""] for n in range(3)]
+    rows.append(["SP-H-1", HEALTH_USCC, "人员上编", "", "2026-11-16 09:30", "受理", "", "", ""])
+    await import_file(demo_db, "approvals", write_csv(tmp_path / "1.csv", rows))
+    moved = [[*r[:5], "审核", *r[6:]] for r in rows[:3]] + [[*rows[3][:5], "办结", "", "已办结", "2026-11-17 10:00"]]
+    result = await import_file(demo_db, "approvals", write_csv(tmp_path / "2.csv", moved))
+    assert (result.added, result.updated) == (0, 4)
+    for n in range(3):
+        assert await history(demo_db, f"SP-E-{n}") == [("提交", "受理", "办理中"), ("环节", "审核", "")]
+    assert await history(demo_db, "SP-H-1") == [("提交", "受理", "办理中"), ("环节", "办结", ""),
+                                                ("状态", "办结", "已办结")]
+    async with demo_db.read() as s:
+        to_contact = (await s.exec(select(OutboxMessage).where(OutboxMessage.recipient == "user:jyj_ll"))).all()
+    [digest] = to_contact
+    text = json.loads(digest.payload)["text"]
+    assert digest.kind == "approval.batch" and "审批进度更新（3 项）" in text
+    assert all(f"SP-E-{n} 用编核准“事项{n}”已进入“审核”环节" in text for n in range(3))
+    assert await count(demo_db, OutboxMessage, OutboxMessage.kind == "approval.status") >= 1  # 卫健局: one item
+    await import_file(demo_db, "approvals", write_csv(tmp_path / "2.csv", moved))
+    assert await count(demo_db, OutboxMessage, OutboxMessage.recipient == "user:jyj_ll") == 1
 
 
 # -- 2. HTTP --------------------------------------------------------------------------------------------
@@ -338,12 +361,12 @@ async def test_no_event_subscription_without_process_codes(bot, emulator):
 async def test_an_event_claim_rolled_back_can_be_claimed_again(db):
     with pytest.raises(RuntimeError):
         async with db.write() as s:
-            assert await claim_event(s, "ev-x", "bpms_task_change")
+            assert await claim_event(s, event_id="ev-x", event_type="bpms_task_change")
             raise RuntimeError("crash before the commit")
     async with db.write() as s:
-        assert await claim_event(s, "ev-x", "bpms_task_change")
+        assert await claim_event(s, event_id="ev-x", event_type="bpms_task_change")
     async with db.write() as s:
-        assert not await claim_event(s, "ev-x", "bpms_task_change")
+        assert not await claim_event(s, event_id="ev-x", event_type="bpms_task_change")
 
 
 def test_process_codes_config_is_a_table_of_business_types(tmp_path):

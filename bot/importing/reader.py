@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -31,15 +32,52 @@ class Formula(str):
     """The text of an XLSX formula cell: refused, never evaluated nor taken from its cached value."""
 
 
-@dataclass
 class Row:
-    """One data row: its spreadsheet row number (header = 1) and its cells by header."""
+    """One data row: its spreadsheet row number (header = 1) and its cells by header.
 
-    number: int
-    cells: dict[str, Cell] = field(default_factory=dict)
+    Rows of a file share one header index and keep their cells as a tuple: a 200,000-row file then
+    costs its cell values and little more (a dict per row would double it). `cells` is a read-only
+    mapping view; rows built from a dict (the HTTP API) keep that dict."""
+
+    __slots__ = ("_index", "_values", "number")
+
+    def __init__(self, number: int, cells: Mapping[str, Cell] | None = None, *,
+                 index: dict[str, int] | None = None, values: tuple[Cell, ...] = ()) -> None:
+        self.number = number
+        if index is None:
+            cells = dict(cells or {})
+            index, values = {h: i for i, h in enumerate(cells)}, tuple(cells.values())
+        self._index, self._values = index, values
+
+    @property
+    def cells(self) -> Mapping[str, Cell]:
+        return _Cells(self._index, self._values)
 
     def get(self, header: str) -> Cell:
-        return self.cells.get(header, "")
+        i = self._index.get(header)
+        return "" if i is None else self._values[i]
+
+    def __repr__(self) -> str:
+        return f"Row({self.number}, {dict(self.cells)!r})"
+
+
+class _Cells(Mapping[str, Cell]):
+    __slots__ = ("_index", "_values")
+
+    def __init__(self, index: dict[str, int], values: tuple[Cell, ...]) -> None:
+        self._index, self._values = index, values
+
+    def __getitem__(self, header: str) -> Cell:
+        return self._values[self._index[header]]
+
+    def __contains__(self, header: object) -> bool:
+        return header in self._index
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
 
 
 @dataclass
@@ -87,45 +125,67 @@ def read_table(path: Path) -> Table:
     return _to_table(records)
 
 
-def _to_table(records: list[tuple[int, list[Any]]]) -> Table:
-    if not records:
+def _to_table(records: Iterable[tuple[int, list[Any]]]) -> Table:
+    """Rows from (row number, raw values) records, consumed one by one (the file is never held twice)."""
+    records = iter(records)
+    first = next(records, None)
+    if first is None:
         raise ImportRejected(["文件为空：第一行应为表头"])
-    header_no, header_cells = records[0]
+    header_no, header_cells = first
     headers = [clean_header(h) for h in header_cells]
     dup = sorted({h for h in headers if h and headers.count(h) > 1})
     if dup:
         raise ImportRejected([f"第{header_no}行 表头: 列名重复：{'、'.join(dup)}"])
-    rows, formulas = [], []
-    for number, values in records[1:]:
-        cells = {h: clean_cell(values[i] if i < len(values) else None) for i, h in enumerate(headers) if h}
-        formulas += [f"第{number}行 {h}: 单元格是公式（{v[:30]}），请改为文本或数值后再导入"
-                     for h, v in cells.items() if isinstance(v, Formula)]
-        if not all(is_blank(v) for v in cells.values()):
-            rows.append(Row(number, cells))
+    positions = [i for i, h in enumerate(headers) if h]
+    index = {headers[i]: n for n, i in enumerate(positions)}
+    rows: list[Row] = []
+    formulas: list[str] = []
+    shared: dict[Cell, Cell] = {}  # one object per repeated short value (unit names, types, stages, dates)
+    for number, raw in records:
+        values = tuple(_shared(shared, clean_cell(raw[i] if i < len(raw) else None)) for i in positions)
+        if any(isinstance(v, Formula) for v in values):
+            formulas += [f"第{number}行 {h}: 单元格是公式（{v[:30]}），请改为文本或数值后再导入"
+                         for h, v in zip(index, values, strict=True) if isinstance(v, Formula)]
+        if not all(is_blank(v) for v in values):
+            rows.append(Row(number, index=index, values=values))
     if formulas:
         more = [f"……共 {len(formulas)} 个公式单元格"] if len(formulas) > FORMULA_ERRORS_SHOWN else []
         raise ImportRejected(formulas[:FORMULA_ERRORS_SHOWN] + more)
     return Table([h for h in headers if h], rows)
 
 
-def _decode(data: bytes) -> str:
+def _shared(pool: dict[Cell, Cell], value: Cell) -> Cell:
+    if isinstance(value, str) and len(value) <= 40 and not isinstance(value, Formula):
+        return pool.setdefault(value, value)
+    return value
+
+
+def _encoding(path: Path) -> str:
+    """UTF-8 (with or without BOM) or GBK/GB18030, checked over the whole file in 1 MB chunks."""
     for encoding in ("utf-8-sig", "gb18030"):
+        decoder = codecs.getincrementaldecoder(encoding)()
         try:
-            return data.decode(encoding)
+            with path.open("rb") as f:
+                while chunk := f.read(1 << 20):
+                    decoder.decode(chunk)
+                decoder.decode(b"", final=True)
+            return encoding
         except UnicodeDecodeError:
             continue
     raise ImportRejected(["无法识别文件编码，请另存为 UTF-8 或 GBK 编码的 CSV"])
 
 
-def _csv_records(path: Path) -> list[tuple[int, list[Any]]]:
-    text = _decode(path.read_bytes())
-    first = text.split("\n", 1)[0]
-    delimiter = "\t" if "\t" in first and "," not in first else ","
-    try:
-        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-    except csv.Error as exc:
-        raise ImportRejected([f"CSV 格式错误：{exc}"]) from exc
-    return _drop_leading_blank(list(enumerate(rows, start=1)))
+def _csv_records(path: Path) -> Iterator[tuple[int, list[Any]]]:
+    """The file's records, read as they are needed (the text is never held whole)."""
+    encoding = _encoding(path)
+    with path.open(encoding=encoding, newline="") as f:
+        first = f.readline()
+        f.seek(0)
+        delimiter = "\t" if "\t" in first and "," not in first else ","
+        try:
+            yield from _drop_leading_blank(enumerate(csv.reader(f, delimiter=delimiter), start=1))
+        except csv.Error as exc:
+            raise ImportRejected([f"CSV 格式错误：{exc}"]) from exc
 
 
 _UNREADABLE = "无法读取 Excel 文件：文件已损坏，或不是 .xlsx 格式。请在 Excel 中另存为 .xlsx 或 CSV 后再导入"
@@ -147,7 +207,7 @@ def _xlsx_records(path: Path) -> list[tuple[int, list[Any]]]:
         raise ImportRejected([_UNREADABLE]) from exc
     finally:
         wb.close()
-    return _drop_leading_blank(rows)
+    return list(_drop_leading_blank(rows))
 
 
 def _xlsx_value(cell: Any) -> Any:
@@ -157,9 +217,11 @@ def _xlsx_value(cell: Any) -> Any:
     return value
 
 
-def _drop_leading_blank(records: list[tuple[int, list[Any]]]) -> list[tuple[int, list[Any]]]:
+def _drop_leading_blank(records: Iterable[tuple[int, list[Any]]]) -> Iterator[tuple[int, list[Any]]]:
     """Skip empty rows above the header, keeping the real row numbers."""
-    for i, (_, values) in enumerate(records):
+    records = iter(records)
+    for number, values in records:
         if any(not is_blank(clean_cell(v)) for v in values):
-            return records[i:]
-    return []
+            yield number, values
+            yield from records
+            return

@@ -154,8 +154,9 @@ async def start(emu: Emulator, cmd: list[str], connections: int) -> tuple[subpro
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL)
     await emu.wait_connected(connections, timeout=60)
+    started = time.perf_counter() - t0
     await asyncio.sleep(1.0)  # start-up catch-up scans
-    return proc, time.perf_counter() - t0
+    return proc, started
 
 
 async def stop(proc: subprocess.Popen[bytes]) -> float:

@@ -178,8 +178,13 @@ class Emulator:
 
     @web.middleware
     async def _log_request(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        if self.latency and request.path != "/connect":
+        if self.latency and request.path != "/connect":  # DingTalk took the call; its answer travels back
+            response = await self._log_request_now(request, handler)
             await asyncio.sleep(self.latency)
+            return response
+        return await self._log_request_now(request, handler)
+
+    async def _log_request_now(self, request: web.Request, handler: Any) -> web.StreamResponse:
         if request.method != "POST":
             return await handler(request)
         path = request.path

@@ -123,9 +123,10 @@ class Dispatcher:
             if dialogue is not None:
                 reply = await self.services.dialogues.handle(msg, ctx, dialogue)
                 return reply, f"对话:{dialogue.flow}", reply.outcome, account_id
-        if msg.attachments and not msg.text.strip() and self.router.attachment_handler is not None:
-            reply = await self.router.attachment_handler(msg, ctx)
-            return reply, "附件", reply.outcome, account_id
+        if msg.attachments and not msg.text.strip():
+            reply = await self._attachments(msg, ctx)
+            if reply is not None:
+                return reply, "附件", reply.outcome, account_id
         match = self.router.match(msg.text)
         if match is None:
             for fallback in self.router.fallbacks:
@@ -144,6 +145,15 @@ class Dispatcher:
         ctx.args, ctx.raw_args = match.args, match.raw_args
         reply = await command.handler(msg, ctx)
         return reply, command.name, reply.outcome, account_id
+
+    async def _attachments(self, msg: Incoming, ctx: Context) -> Reply | None:
+        """Photos and files without a command: to the newest record a capability claims them for."""
+        claims = [c for c in [await claim(msg, ctx) for claim in self.router.attachment_claims] if c is not None]
+        if claims:
+            return await max(claims, key=lambda c: c[0])[1](msg, ctx)
+        if self.router.attachment_handler is not None:
+            return await self.router.attachment_handler(msg, ctx)
+        return None
 
     def _unmatched(self, msg: Incoming, ctx: Context) -> Reply:
         if ctx.account is None:

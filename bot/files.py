@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import os
 import re
 import tempfile
@@ -28,6 +29,7 @@ class Downloader(Protocol):
 
     async def download(self, download_code: str, max_bytes: int) -> bytes: ...
 
+log = logging.getLogger(__name__)
 _EXT = re.compile(r"\.[a-z0-9]{1,8}")
 _SUBDIR_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _MAGIC = (
@@ -145,3 +147,18 @@ async def read_capped(content: Any, declared: int | None, limit: int) -> bytes |
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def keep_attachments(api: Downloader | None, root: Path, attachments: Iterable[Attachment], *, subdir: str,
+                           max_file_mb: int) -> list[StoredFile] | None:
+    """Download a message's photos and files from DingTalk and keep them under `root/subdir`; None
+    (logged) when there is no DingTalk connection, DingTalk refused, or a file is too large."""
+    if api is None:
+        log.warning("attachments for %s not stored: no DingTalk API", subdir)
+        return None
+    try:
+        return await fetch_attachments(api, FileStore(root), list(attachments), subdir=subdir,
+                                       max_bytes=max_file_mb * 1024 * 1024)
+    except Exception as e:  # DingTalk refused the download, or the file is too large
+        log.warning("attachments for %s not stored: %s", subdir, e)
+        return None

@@ -16,6 +16,7 @@ import unicodedata
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.messages import Incoming, Reply
@@ -23,6 +24,11 @@ from models.accounts.roles import Right
 
 # A handler takes the message and its bot.context.Context (typed there: the router only stores it).
 Handler = Callable[[Incoming, Any], Awaitable[Reply]]
+# Photos and files sent without a command join the sender's newest record that takes them, made
+# within ATTACHMENT_WINDOW: each capability claims them with the time of its record and the handler
+# that files them there (None when it has no such record); the newest claim wins.
+AttachmentClaim = Callable[[Incoming, Any], Awaitable[tuple[datetime, Handler] | None]]
+ATTACHMENT_WINDOW = timedelta(minutes=30)
 
 _MENTION = re.compile(r"^(?:@\S+\s*)+")
 _SPACES = re.compile(r"\s+")
@@ -68,7 +74,8 @@ class Router:
     def __init__(self) -> None:
         self._commands: list[Command] = []
         self._words: list[tuple[str, Command]] = []
-        self.attachment_handler: Handler | None = None  # photos and files without a command
+        self.attachment_claims: list[AttachmentClaim] = []  # photos and files without a command
+        self.attachment_handler: Handler | None = None  # the answer when no capability claims them
         self.fallbacks: list[Callable[..., Awaitable[Reply | None]]] = []  # tried before "没有听懂"
         self.mention_only = "帮助"  # what a bare @-mention of the bot means
 

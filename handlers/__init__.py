@@ -26,6 +26,7 @@ from handlers.rectification import export, import_problems, ledger, problems
 from handlers.rectification import sources as problem_sources
 from handlers.rectification.sources import ProblemSources
 from handlers.staffing import import_persons, import_units
+from handlers.visits import attachments as visit_attachments
 from handlers.visits import commands as visits
 from handlers.visits import export as visits_export
 from handlers.visits import import_groups, inspections
@@ -46,7 +47,10 @@ def register_all(router: Router) -> Router:
         module.register(router)
     ledger.register(router, on_closed=sources.closed)
     problem_sources.register(router, sources)
-    router.attachment_handler = evaluation.attachment_handler(problems.receive_attachment)  # 自评 files first
+    # photos and files without a command join the newest 整改报告, 走访记录 or 自评 they are sent after
+    router.attachment_claims = [problems.claim_attachment, visit_attachments.claim_attachment,
+                                evaluation.claim_attachment]
+    router.attachment_handler = problems.unclaimed_attachment
     return router
 
 

@@ -22,7 +22,7 @@ from models.approvals.board import month_starts, months_and_types, stuck_items
 from models.base import LOCAL_TZ, to_local
 from models.feedback.ops import stats as feedback_stats
 from models.rectification.board import light_bounds, lights_by_unit, unit_problems
-from models.staffing.units import Unit
+from models.staffing.queries import unit_by_id
 from models.visits.board import coverage
 from models.warnings.board import LEVELS, open_by_kind, units_with_most
 
@@ -33,7 +33,7 @@ async def viewer(services: Services, user_id: str) -> Context:
     """The signed-in user as the chat commands see them: account, roles, rights, unit."""
     async with services.db.read() as session:
         account = await account_by_user(session, user_id)
-        unit = await session.get(Unit, account.unit_id) if account and account.unit_id else None
+        unit = await unit_by_id(session, unit_id=account.unit_id) if account and account.unit_id else None
     roles = [Role(r) for r in account.role_codes] if account else []
     return Context(services, account, roles, rights_of(roles), unit)
 
@@ -173,7 +173,7 @@ async def unit_page(ctx: Context, unit_id: int) -> dict[str, Any] | None:
     today = to_local(now).date()
     cal = await ctx.services.calendar()
     async with ctx.db.read() as session:
-        unit = await session.get(Unit, unit_id)
+        unit = await unit_by_id(session, unit_id=unit_id)
         if unit is None:
             return None
         problems = await unit_problems(session, unit_id, now - timedelta(days=90))

@@ -5,10 +5,8 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from bot.context import Button, Context, Incoming, Reply
-from bot.render import Markdown
 from bot.router import Command, Router
 from handlers.dashboard.pages import dashboard_url
-from handlers.rectification.common import text_reply
 from models.accounts.roles import Right
 
 
@@ -20,8 +18,7 @@ def in_dingtalk(url: str) -> str:
 async def open_board(msg: Incoming, ctx: Context) -> Reply:
     cfg = ctx.services.config.dashboard
     if not cfg.enabled:
-        return text_reply(Markdown("看板还没有启用：请管理员在配置文件中填写 `[dashboard] base_url`"
-                                   "（钉钉客户端访问机器人 HTTP 服务的地址）。"), "invalid")
+        return Reply("dashboard_link.md.j2", {"url": ""}, outcome="invalid")
     url = dashboard_url(cfg.base_url)
     return Reply("dashboard_link.md.j2", {"url": url}, buttons=[Button("打开看板", "看板", url=in_dingtalk(url))])
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date, datetime
 
 from bot.context import Context, Incoming, Reply
-from bot.files import FileStore, fetch_attachments
-from bot.router import Command, Handler, Router
+from bot.files import keep_attachments
+from bot.router import ATTACHMENT_WINDOW, Command, Handler, Router
 from handlers.evaluation.common import bands, note, one_unit, rules_of, score, today_of, unit_view, usage
 from jobs.evaluation import announce_annual
 from models.accounts.roles import Right
@@ -16,7 +16,7 @@ from models.evaluation.rules import movement
 from models.evaluation.scoring import latest_self
 from models.staffing.watchlist import watched_unit_ids
 
-ATTACH_MINUTES = 30
+ATTACH_MINUTES = int(ATTACHMENT_WINDOW.total_seconds() // 60)
 _YEAR = re.compile(r"^(\d{4})\s*年?$")
 SCORE_USAGE = "评分 单位 指标 分数 依据"
 SCORE_EXAMPLE = "评分 教育局 群众满意度 8.5 第三方问卷调查结果"
@@ -139,25 +139,20 @@ async def self_assess(msg: Incoming, ctx: Context) -> Reply:
     return note("self_saved", score=points, minutes=ATTACH_MINUTES)
 
 
-def attachment_handler(fallback: Handler) -> Handler:
-    """Photos and files in single chat join the sender's 自评 of the last 30 minutes; otherwise `fallback`."""
+async def claim_attachment(msg: Incoming, ctx: Context) -> tuple[datetime, Handler] | None:
+    """Photos and files in single chat claimed for the sender's 自评 of the last 30 minutes."""
+    if ctx.account is None or ctx.account.id is None or msg.is_group:
+        return None
+    async with ctx.db.read() as session:
+        own = await ops.recent_self_assessment(session, ctx.account.id, ctx.services.clock() - ATTACHMENT_WINDOW)
+    if own is None:
+        return None
 
-    async def handle(msg: Incoming, ctx: Context) -> Reply:
-        if ctx.account is None or msg.is_group:
-            return await fallback(msg, ctx)
-        since = ctx.services.clock() - timedelta(minutes=ATTACH_MINUTES)
-        async with ctx.db.read() as session:
-            own = await ops.recent_self_assessment(session, ctx.account.id, since)  # type: ignore[arg-type]
-            other = await ops.latest_other_report(session, ctx.account.id, since)  # type: ignore[arg-type]
-        if own is None or (other is not None and other > own.created_at):
-            return await fallback(msg, ctx)  # the files belong to a later 整改报告 or 走访记录
-        store = FileStore(ctx.services.config.storage_dir)
-        try:
-            assert ctx.services.api is not None
-            stored = await fetch_attachments(ctx.services.api, store, list(msg.attachments),
-                                             subdir=f"evaluation/ZP{own.id}",
-                                             max_bytes=ctx.services.config.storage.max_file_mb * 1024 * 1024)
-        except Exception:  # DingTalk refused the download, or the file is too large
+    async def attach(msg: Incoming, ctx: Context) -> Reply:
+        stored = await keep_attachments(ctx.services.api, ctx.services.config.storage_dir, msg.attachments,
+                                        subdir=f"evaluation/ZP{own.id}",
+                                        max_file_mb=ctx.services.config.storage.max_file_mb)
+        if stored is None:
             return note("file_failed", "error")
         async with ctx.db.write() as session:
             count = await ops.add_self_attachments(session, own, [
@@ -165,7 +160,7 @@ def attachment_handler(fallback: Handler) -> Handler:
                 for a, f in zip(msg.attachments, stored, strict=True)])
         return note("self_file", count=count)
 
-    return handle
+    return own.created_at, attach
 
 
 async def interview(msg: Incoming, ctx: Context) -> Reply:

@@ -10,7 +10,7 @@ from handlers.evaluation.common import note, one_unit, today_of, usage
 from jobs.evaluation import tell_watch
 from models.accounts.roles import Right
 from models.evaluation import watch
-from models.staffing.units import Unit
+from models.staffing.queries import unit_by_id
 from models.staffing.watchlist import BY_OFFICE, SOURCE_LABELS, open_entries
 
 WATCH_USAGE = "异常名录 [加入|移出 单位 理由]"
@@ -20,7 +20,7 @@ async def watchlist(msg: Incoming, ctx: Context) -> Reply:
     if not ctx.args:
         async with ctx.db.read() as session:
             entries = await open_entries(session)
-            units = {e.unit_id: await session.get(Unit, e.unit_id) for e in entries}
+            units = {e.unit_id: await unit_by_id(session, unit_id=e.unit_id) for e in entries}
         rows = [{"unit": u.name if (u := units[e.unit_id]) else "", "since": e.since.isoformat(),
                  "source": SOURCE_LABELS.get(e.source, e.source), "reason": e.reason} for e in entries]
         return Reply("watchlist.md.j2", {"rows": rows})

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, timedelta
+from datetime import date, datetime
 from typing import Any
-
-from sqlmodel import col, select
 
 from bot.context import Button, Context, Incoming, Reply
 from bot.dialogue import Flow, Invalid, Step
-from bot.files import FileStore, fetch_attachments
+from bot.files import keep_attachments
 from bot.importing.fields import explain, parse_date, years_after
-from bot.router import Command, Router
+from bot.router import ATTACHMENT_WINDOW, Command, Handler, Router
 from handlers.rectification.common import (
     DEADLINE_YEARS,
     not_found,
@@ -25,7 +23,6 @@ from handlers.rectification.common import (
     usage,
     view,
 )
-from models import VisitAttachment, VisitRecord
 from models.accounts.roles import Right
 from models.base import to_local
 from models.rectification.ops import (
@@ -41,7 +38,7 @@ from models.rectification.rules import deadline_text, local_today
 from models.rectification.tables import CLOSED, IN_REVIEW
 
 log = logging.getLogger(__name__)
-ATTACH_MINUTES = 30  # photos and files sent this soon after a report belong to it
+ATTACH_MINUTES = int(ATTACHMENT_WINDOW.total_seconds() // 60)  # files sent this soon after a report join it
 
 
 async def my_problems(msg: Incoming, ctx: Context) -> Reply:
@@ -81,63 +78,40 @@ async def report_rectification(msg: Incoming, ctx: Context) -> Reply:
     return status("reported", number=problem.number, minutes=ATTACH_MINUTES)
 
 
-async def receive_attachment(msg: Incoming, ctx: Context) -> Reply:
-    """Photos and files in single chat join the sender's latest 整改报告 or 走访记录 (of the last 30 min)."""
+async def claim_attachment(msg: Incoming, ctx: Context) -> tuple[datetime, Handler] | None:
+    """Photos and files in single chat claimed for the sender's latest 整改报告 (of the last 30 minutes)."""
+    if ctx.account is None or ctx.account.id is None or msg.is_group:
+        return None
+    async with ctx.db.read() as session:
+        row = await latest_report(session, account_id=ctx.account.id,
+                                  since=ctx.services.clock() - ATTACHMENT_WINDOW)
+    if row is None:
+        return None
+    event, problem = row
+
+    async def attach(msg: Incoming, ctx: Context) -> Reply:
+        stored = await keep_attachments(ctx.services.api, ctx.services.config.storage_dir, msg.attachments,
+                                        subdir=f"problems/{problem.number}",
+                                        max_file_mb=ctx.services.config.storage.max_file_mb)
+        if stored is None:
+            return status("attachment_failed", "error")
+        files = [{"kind": att.kind, "file_name": att.file_name or f.file_name, "path": f.path, "size": f.size,
+                  "sha256": f.sha256} for att, f in zip(msg.attachments, stored, strict=True)]
+        assert problem.id is not None
+        async with ctx.db.write() as session:
+            await add_attachments(session, problem=problem, event=event, files=files)
+            count = await attachment_count(session, problem_id=problem.id)
+        return status("attached", number=problem.number, count=count)
+
+    return event.at, attach
+
+
+async def unclaimed_attachment(msg: Incoming, ctx: Context) -> Reply:
+    """Photos and files that no record claims: say how to attach them."""
     if ctx.account is None or msg.is_group:
         return Reply("no_text.md.j2", {"msgtype": msg.msgtype}, outcome="unknown")
-    since = ctx.services.clock() - timedelta(minutes=ATTACH_MINUTES)
-    assert ctx.account.id is not None
-    async with ctx.db.read() as session:
-        row = await latest_report(session, account_id=ctx.account.id, since=since)
-        visit = (await session.exec(select(VisitRecord).where(
-            VisitRecord.recorded_by == ctx.account.id, col(VisitRecord.created_at) >= since)
-            .order_by(col(VisitRecord.id).desc()))).first()
-    if visit is not None and (row is None or visit.created_at > row[0].at):
-        return await _attach_to_visit(msg, ctx, visit)
-    if row is None:
-        kind = {"picture": "图片", "file": "文件"}.get(msg.msgtype, "消息")
-        return status("attachment_unclaimed", "unknown", what=kind)
-    event, problem = row
-    stored = await _store(msg, ctx, f"problems/{problem.number}")
-    if stored is None:
-        return status("attachment_failed", "error")
-    files = [{"kind": att.kind, "file_name": att.file_name or f.file_name, "path": f.path, "size": f.size,
-              "sha256": f.sha256} for att, f in zip(msg.attachments, stored, strict=True)]
-    assert problem.id is not None
-    async with ctx.db.write() as session:
-        await add_attachments(session, problem=problem, event=event, files=files)
-        count = await attachment_count(session, problem_id=problem.id)
-    return status("attached", number=problem.number, count=count)
-
-
-async def _store(msg: Incoming, ctx: Context, subdir: str) -> list[Any] | None:
-    """Download the message's files from DingTalk and keep them; None when that failed."""
-    store = FileStore(ctx.services.config.storage_dir)
-    max_bytes = ctx.services.config.storage.max_file_mb * 1024 * 1024
-    api = ctx.services.api
-    if api is None:  # no DingTalk connection to download from
-        log.warning("attachment for %s not stored: no DingTalk API", subdir)
-        return None
-    try:
-        return await fetch_attachments(api, store, list(msg.attachments), subdir=subdir,
-                                       max_bytes=max_bytes)
-    except Exception as e:  # DingTalk refused the download, or the file is too large
-        log.warning("attachment for %s not stored: %s", subdir, e)
-        return None
-
-
-async def _attach_to_visit(msg: Incoming, ctx: Context, visit: VisitRecord) -> Reply:
-    stored = await _store(msg, ctx, f"visits/ZF{visit.id}")
-    if stored is None:
-        return status("attachment_failed", "error")
-    assert visit.id is not None
-    async with ctx.db.write() as session:
-        for att, f in zip(msg.attachments, stored, strict=True):
-            session.add(VisitAttachment(record_id=visit.id, kind=att.kind, file_name=att.file_name or f.file_name,
-                                        path=f.path, size=f.size, sha256=f.sha256))
-        count = len((await session.exec(select(VisitAttachment.id).where(
-            VisitAttachment.record_id == visit.id))).all())
-    return status("visit_attached", visit_id=visit.id, count=count)
+    kind = {"picture": "图片", "file": "文件"}.get(msg.msgtype, "消息")
+    return status("attachment_unclaimed", "unknown", what=kind)
 
 
 EXTENSION_USAGE = "申请延期 问题号 新日期 理由"

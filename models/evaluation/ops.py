@@ -23,9 +23,7 @@ from models.evaluation.tables import (
     SelfAssessment,
     SelfAttachment,
 )
-from models.rectification.tables import ProblemEvent
 from models.staffing.units import Unit
-from models.visits.tables import VisitRecord
 
 
 async def find_indicator(session: AsyncSession, name: str) -> Indicator | None:
@@ -70,17 +68,6 @@ async def recent_self_assessment(session: AsyncSession, account_id: int, since: 
     return (await session.exec(select(SelfAssessment).where(
         SelfAssessment.account_id == account_id, col(SelfAssessment.created_at) >= since).order_by(
         col(SelfAssessment.id).desc()))).first()
-
-
-async def latest_other_report(session: AsyncSession, account_id: int, since: datetime) -> datetime | None:
-    """When the account last sent a 整改报告 or a 走访记录 after `since` (their files go there instead)."""
-    report = (await session.exec(select(func.max(ProblemEvent.at)).where(
-        ProblemEvent.actor_account_id == account_id, ProblemEvent.action == "整改报告",
-        col(ProblemEvent.at) >= since))).one()
-    visit = (await session.exec(select(func.max(VisitRecord.created_at)).where(
-        VisitRecord.recorded_by == account_id, col(VisitRecord.created_at) >= since))).one()
-    found = [t for t in (report, visit) if t is not None]
-    return max(found) if found else None
 
 
 async def add_self_attachments(session: AsyncSession, assessment: SelfAssessment,

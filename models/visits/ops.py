@@ -15,7 +15,15 @@ from models.accounts.tables import Account
 from models.audit import audit
 from models.visits.queries import avoided, blocked, derived_avoidance
 from models.visits.roster import RosterResult
-from models.visits.tables import PlannedVisit, RandomDraw, RosterPlan, SandingPlan, VisitGroup, VisitRecord
+from models.visits.tables import (
+    PlannedVisit,
+    RandomDraw,
+    RosterPlan,
+    SandingPlan,
+    VisitAttachment,
+    VisitGroup,
+    VisitRecord,
+)
 
 
 def _audit(session: AsyncSession, actor: Account | None, action: str, entity: str, entity_id: object,
@@ -130,3 +138,13 @@ async def save_draw(session: AsyncSession, *, seed: str, unit_pool: list[int], i
     await session.flush()
     _audit(session, actor, "draw", "random_draw", record.id, f"种子 {seed}")
     return record
+
+
+async def add_record_attachments(session: AsyncSession, *, record_id: int,
+                                 files: list[tuple[str, str, str, int, str]]) -> int:
+    """Keep a 走访记录's photos and files ((kind, file name, stored path, size, sha256)); returns its file count."""
+    for kind, name, path, size, sha in files:
+        session.add(VisitAttachment(record_id=record_id, kind=kind, file_name=name, path=path, size=size, sha256=sha))
+    audit(session, "visit.attachments", "visit_record", record_id, f"{len(files)} 个附件")
+    await session.flush()
+    return len((await session.exec(select(VisitAttachment.id).where(VisitAttachment.record_id == record_id))).all())

@@ -4,7 +4,7 @@ built from the database (the planner itself is pure: models/visits/roster.py).""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -226,3 +226,10 @@ async def build_instance(session: AsyncSession, year: int, from_month: int, toda
         weights=weights or RosterWeights(), fixed=fixed, from_month=from_month,
     )
     return instance, groups
+
+
+async def latest_record_by(session: AsyncSession, *, account_id: int, since: datetime) -> VisitRecord | None:
+    """The account's newest 走访记录 made since `since` (its photos and files join it)."""
+    return (await session.exec(select(VisitRecord).where(
+        VisitRecord.recorded_by == account_id, col(VisitRecord.created_at) >= since)
+        .order_by(col(VisitRecord.id).desc()))).first()

@@ -15,10 +15,11 @@ from sqlalchemy import String, and_, case, cast, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.approvals.tables import DAILY_TYPES, IN_PROGRESS, WITHDRAWN, ApprovalItem
+from models.base import table_of
 from models.staffing.units import Unit
 
-T = ApprovalItem.__table__.c  # type: ignore[attr-defined]
-U = Unit.__table__.c  # type: ignore[attr-defined]
+T = table_of(ApprovalItem).c
+U = table_of(Unit).c
 
 
 @dataclass

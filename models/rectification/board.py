@@ -9,17 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.base import table_of
 from models.calendar.workdays import WorkCalendar
 from models.rectification.rules import last_overdue_deadline
 from models.rectification.tables import CLOSED, OPEN_STATUSES, Problem, ProblemEvent
 from models.staffing.units import Unit
 
-P = Problem.__table__.c  # type: ignore[attr-defined]
-U = Unit.__table__.c  # type: ignore[attr-defined]
-E = ProblemEvent.__table__.c  # type: ignore[attr-defined]
+P = table_of(Problem).c
+U = table_of(Unit).c
+E = table_of(ProblemEvent).c
 
 
 @dataclass
@@ -56,7 +57,7 @@ def light_bounds(cal: WorkCalendar, today: date, yellow_days: int) -> tuple[date
 async def lights_by_unit(session: AsyncSession, red_before: date, green_from: date,
                          unit_id: int | None = None) -> list[UnitLights]:
     """Every unit with open problems (or only `unit_id`), most red first; frozen units carry their date."""
-    where = P.status.in_(OPEN_STATUSES)
+    where: ColumnElement[bool] = P.status.in_(OPEN_STATUSES)
     if unit_id is not None:
         where = and_(where, P.unit_id == unit_id)
     counts = select(

@@ -9,14 +9,15 @@ from datetime import date
 from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.base import table_of
 from models.staffing.units import Unit
 from models.visits.queries import current_plan
 from models.visits.tables import PlannedVisit, VisitGroup, VisitRecord
 
-U = Unit.__table__.c  # type: ignore[attr-defined]
-G = VisitGroup.__table__.c  # type: ignore[attr-defined]
-V = PlannedVisit.__table__.c  # type: ignore[attr-defined]
-R = VisitRecord.__table__.c  # type: ignore[attr-defined]
+U = table_of(Unit).c
+G = table_of(VisitGroup).c
+V = table_of(PlannedVisit).c
+R = table_of(VisitRecord).c
 
 
 @dataclass

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.base import table_of
 from models.staffing.persons import Warning
 from models.staffing.units import Unit
 
-W = Warning.__table__.c  # type: ignore[attr-defined]
-U = Unit.__table__.c  # type: ignore[attr-defined]
+W = table_of(Warning).c
+U = table_of(Unit).c
 LEVELS = {1: "提示", 2: "关注", 3: "严重"}
 
 
@@ -25,7 +26,7 @@ class UnitWarnings:
 
 async def open_by_kind(session: AsyncSession, unit_id: int | None = None) -> dict[str, dict[int, int]]:
     """{rule: {level: open warnings}}, rules in descending order of their total."""
-    where = W.resolved_on.is_(None)
+    where: ColumnElement[bool] = W.resolved_on.is_(None)
     if unit_id is not None:
         where = and_(where, W.unit_id == unit_id)
     rows = (await session.exec(select(W.rule, W.level, func.count()).where(where)  # type: ignore[call-overload]
@@ -37,7 +38,7 @@ async def open_by_kind(session: AsyncSession, unit_id: int | None = None) -> dic
 
 
 async def units_with_most(session: AsyncSession, limit: int = 10, unit_id: int | None = None) -> list[UnitWarnings]:
-    where = W.resolved_on.is_(None)
+    where: ColumnElement[bool] = W.resolved_on.is_(None)
     if unit_id is not None:
         where = and_(where, W.unit_id == unit_id)
     total, severe = func.count(), func.sum(case((W.level >= 3, 1), else_=0))

@@ -288,11 +288,19 @@ async def _same_person(session: AsyncSession, today: date, s: WarningSettings, s
                        ) -> list[Finding]:
     dup = select(P.id_number).where(on_books()).group_by(P.id_number).having(
         func.min(P.unit_id) != func.max(P.unit_id))  # on the books in more than one unit
-    if scope is not None:  # only the 身份证号 of people of the scanned units
-        dup = dup.where(P.id_number.in_(select(P.id_number).where(P.unit_id.in_(scope), on_books())))
-    rows = (await session.exec(select(P.unit_id, P.id_number, P.name).where(  # type: ignore[call-overload]
-        P.id_number.in_(dup), on_books(), _in_scope(P.unit_id, scope)))).all()
-    return [Finding(u, "一人多岗", idn, 2, _ev(姓名=name, 身份证号=idn)) for u, idn, name in rows]
+    batches = [dup]
+    if scope is not None and len(scope) <= 1000:  # a few units (after an import): their people's 身份证号 by value
+        ids = sorted({r[0] for r in (await session.exec(select(P.id_number).where(  # type: ignore[call-overload]
+            P.unit_id.in_(scope), on_books()))).all()})
+        batches = [dup.where(P.id_number.in_(ids[i:i + 1000])) for i in range(0, len(ids), 1000)]
+    elif scope is not None:
+        batches = [dup.where(P.id_number.in_(select(P.id_number).where(P.unit_id.in_(scope), on_books())))]
+    out = []
+    for batch in batches:
+        rows = (await session.exec(select(P.unit_id, P.id_number, P.name).where(  # type: ignore[call-overload]
+            P.id_number.in_(batch), on_books(), _in_scope(P.unit_id, scope)))).all()
+        out += [Finding(u, "一人多岗", idn, 2, _ev(姓名=name, 身份证号=idn)) for u, idn, name in rows]
+    return out
 
 
 def _stale(facts: dict[int, UnitFacts], today: date, s: WarningSettings) -> list[Finding]:

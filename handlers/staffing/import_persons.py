@@ -275,8 +275,8 @@ class _BulkAdd:
 
     async def flush(self) -> None:
         if self.persons:
-            await self.session.exec(insert(Person), params=self.persons)
-            await self.session.exec(insert(AuditEvent), params=self.audits)
+            await self.session.exec(insert(Person.__table__), params=self.persons)  # Core: no per-row ORM work
+            await self.session.exec(insert(AuditEvent.__table__), params=self.audits)
         self.persons, self.audits = [], []
 
 

@@ -1,6 +1,8 @@
-"""预警 rules over the 实名制 snapshot, as set-based SQL: each rule is one query (aggregates and joins)
-that returns findings; nothing loops over people in Python. Definitions: docs/rules.md (预警)
-and docs/import-formats.md; every threshold is a setting (`[warnings]`).
+"""预警 rules over the 实名制 snapshot, as set-based SQL: nothing loops over people in Python. 编制, 超职数 and
+数据陈旧 share one grouped pass over the persons (`unit_facts`, one row per unit and counted combination,
+read from the covering index ix_person_unit_counts); the person rules are one query each and return only
+the people found. Definitions: docs/rules.md (预警) and docs/import-formats.md; every threshold is a
+setting (`[warnings]`).
 
 Levels: 1 提示, 2 关注, 3 严重. The establishment rule rises 临界 (1) → 满编 (2) → 超编 (3).
 Only people on the books count (人员状态, models.staffing.persons); a figure left blank in the units file

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import insert, text  # noqa: E402
 
 from bot.context import Services  # noqa: E402
 from bot.db import Database  # noqa: E402
@@ -81,6 +81,9 @@ async def main(persons: int, units: int) -> None:
         await upgrade(db)
         t0 = time.perf_counter()
         await seed(db, persons, units)
+        if "postgresql" in url:  # planner statistics, as `import persons` leaves them (and autovacuum would)
+            async with db.write() as s:
+                await s.exec(text("ANALYZE"))
         seeded = time.perf_counter() - t0
         services = Services(db=db, renderer=Renderer(), router=Router())
         await services.calendar()

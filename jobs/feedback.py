@@ -5,13 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import select
-
 from bot.context import Services
 from bot.notify import notify_users
 from models.accounts.roles import Role
 from models.accounts.tables import accounts_with_role
-from models.feedback.tables import OPEN, Feedback
+from models.feedback.queries import open_reports
 from models.rectification.rules import deliver_at, local_today
 
 
@@ -20,7 +18,7 @@ async def remind_overdue_feedback(services: Services, now: datetime | None = Non
     cal = await services.calendar()
     today = local_today(now)
     async with services.db.write() as session:
-        rows = (await session.exec(select(Feedback).where(Feedback.status.in_(OPEN)))).all()  # type: ignore[attr-defined]
+        rows = await open_reports(session)
         within = services.config.feedback.answer_within_days
         late = [f for f in rows if cal.workdays_between(local_today(f.created_at), today) > within]
         if not late:
@@ -28,15 +26,13 @@ async def remind_overdue_feedback(services: Services, now: datetime | None = Non
         duty = services.config.feedback.duty_user_ids
         staff = list(duty) if duty else [
             a.user_id for a in await accounts_with_role(session, Role.OFFICE_STAFF)]
-        items = [{"number": f.number, "days": cal.workdays_between(local_today(f.created_at), today),
-                  "content": f.content} for f in late]
         sent = 0
-        for item in items:
-            sent += await notify_users(session, services.renderer, kind="feedback.overdue", key=item["number"],
-                                       user_ids=staff, template="message.md.j2", mergeable=True,
+        for f in late:
+            sent += await notify_users(session, services.renderer, kind="feedback.overdue", key=f.number,
+                                       user_ids=staff, template="feedback_overdue.md.j2", mergeable=True,
                                        due_at=deliver_at(cal, now, services.rules),
-                                       data={"text": f"监督员反馈 {item['number']} 已 {item['days']} 个工作日未答复，"
-                                                     f"请尽快办理：{item['content'][:40]}"})
+                                       data={"number": f.number, "content": f.content,
+                                             "days": cal.workdays_between(local_today(f.created_at), today)})
         return sent
 
 

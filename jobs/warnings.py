@@ -8,7 +8,6 @@ the units in the file, after every `import persons` / `import units`.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -16,15 +15,17 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import select as core_select
 from sqlmodel import select
 
 from bot.context import Services
 from bot.notify import notify_users
-from models import Unit, Warning
+from models import Warning
 from models.accounts.roles import Role
 from models.accounts.tables import people_by_unit
 from models.rectification.rules import deliver_at, local_today
-from models.warnings.rules import EST_LABELS, Finding, WarningSettings, find_all
+from models.warnings.rules import Finding, U, WarningSettings, find_all
+from models.warnings.wording import describe
 
 log = logging.getLogger(__name__)
 W = Warning.__table__.c  # type: ignore[attr-defined]
@@ -40,41 +41,6 @@ class ScanSummary:
     changes: dict[int, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
 
 
-def label(rule: str, level: int) -> str:
-    return EST_LABELS[level] if rule == "编制" else rule
-
-
-def mask(id_number: str) -> str:
-    return id_number[:4] + "*" * (len(id_number) - 8) + id_number[-4:] if len(id_number) > 8 else id_number
-
-
-def describe(rule: str, subject: str, level: int, evidence: str) -> str:
-    """One line of plain text for a warning; 身份证号 masked."""
-    ev = json.loads(evidence or "{}")
-    if rule == "编制":
-        return f"{subject}{label(rule, level)}：核定 {ev.get('核定')}，实有 {ev.get('实有')}"
-    if rule == "超职数":
-        return f"{subject}超职数：核定 {ev.get('核定')}，实配 {ev.get('实配')}"
-    if rule == "数据陈旧":
-        return f"实名制数据陈旧：最近更新 {ev.get('最近更新')}"
-    if rule == "数据不全" and not subject:
-        return f"数据不全：单位文件未填{'、'.join(ev.get('缺少', []))}，相关的超编、超职数预警暂不检查"
-    if rule == "口径不一致":
-        return (f"编制口径不一致：参公单位的编制填在“行政编制”栏（核定 {ev.get('行政编制核定')}），人员登记为事业编制"
-                f"（实有 {ev.get('事业编制实有')}）；请核对编制类型的填写，不按“事业编制核定 0”报超编")
-    who = f"{ev.get('姓名', '')}（{mask(ev.get('身份证号', subject))}）"
-    if rule == "数据不全":
-        return f"数据不全：{who}，缺少{ev.get('缺少', '')}"
-    if rule == "混岗":
-        text = f"混岗：{who}，{ev.get('情形', '')}"
-        text += f"，{ev['起始']}" if ev.get("起始") else ""
-        return text + (f"（{ev['另']}）" if ev.get("另") else "")
-    if rule in ("超龄未退", "临退"):
-        extra = f"，弹性延迟至 {ev['弹性延迟至']}" if ev.get("弹性延迟至") else ""
-        return f"{rule}：{who}，法定退休 {ev.get('退休年月')}{extra}"
-    return f"{rule}：{who}"
-
-
 async def scan_warnings(services: Services, now: datetime | None = None, unit_ids: list[int] | None = None,
                         settings: WarningSettings | None = None) -> ScanSummary:
     now = now or services.clock()
@@ -84,19 +50,23 @@ async def scan_warnings(services: Services, now: datetime | None = None, unit_id
     async with services.db.write() as session:
         findings = await find_all(session, today, settings, unit_ids)
         summary.findings = len(findings)
-        query = select(Warning).where(Warning.resolved_on.is_(None))  # type: ignore[union-attr]
+        query = core_select(W.id, W.number, W.unit_id, W.rule, W.subject, W.level, W.evidence, W.notified_level).where(
+            W.resolved_on.is_(None))  # plain rows, not entities: they can be tens of thousands
         if unit_ids is not None:
-            query = query.where(Warning.unit_id.in_(unit_ids))  # type: ignore[attr-defined]
-        open_ = {(w.unit_id, w.rule, w.subject): w for w in (await session.exec(query)).all()}
-        await _apply(session, findings, open_, today, summary)
+            query = query.where(W.unit_id.in_(unit_ids))
+        rows = (await (await session.connection()).execute(query)).all()
+        open_ = {(w.unit_id, w.rule, w.subject): w for w in rows}
+        await _apply(session, findings, open_, today, summary, unit_ids)
         summary.messages = await _notify(session, services, summary, now)
     log.info("warning scan: %s findings, %s new, %s worse, %s resolved", summary.findings, summary.new,
              summary.worse, summary.resolved)
     return summary
 
 
-async def _apply(session: Any, findings: list[Finding], open_: dict[tuple[int, str, str], Warning], today: date,
-                 summary: ScanSummary) -> None:
+async def _apply(session: Any, findings: list[Finding], open_: dict[tuple[int, str, str], Any], today: date,
+                 summary: ScanSummary, unit_ids: list[int] | None) -> None:
+    """New findings open warnings; found ones are updated when their level or evidence changed; the rest
+    are resolved; then every open warning in scope (each one found today) gets `last_seen` in one statement."""
     year = today.year
     last = (await session.exec(select(func.max(W.number)).where(W.number.like(f"YJ-{year}-%")))).one()
     seq = int(last.rsplit("-", 1)[1]) if last else 0
@@ -113,8 +83,9 @@ async def _apply(session: Any, findings: list[Finding], open_: dict[tuple[int, s
                                                "number": f"YJ-{year}-{seq:04d}", "level": f.level})
             continue
         worse = f.level > w.notified_level
-        updates.append(dict(w_id=w.id, level=f.level, evidence=f.evidence, last_seen=today,
-                            notified_level=max(w.notified_level, f.level)))
+        if worse or f.level != w.level or f.evidence != w.evidence:
+            updates.append(dict(w_id=w.id, level=f.level, evidence=f.evidence, last_seen=today,
+                                notified_level=max(w.notified_level, f.level)))
         if worse:
             summary.worse += 1
             summary.changes[f.unit_id].append({"kind": "worse", "number": w.number, "level": f.level,
@@ -128,6 +99,11 @@ async def _apply(session: Any, findings: list[Finding], open_: dict[tuple[int, s
     for chunk in _chunks([w.id for w in gone]):
         await session.exec(update(Warning.__table__).where(W.id.in_(chunk)).values(  # type: ignore[attr-defined]
             resolved_on=today))
+    seen = update(Warning.__table__).where(W.resolved_on.is_(None), W.last_seen != today)  # type: ignore[attr-defined]
+    if unit_ids is None:
+        await session.exec(seen.values(last_seen=today))
+    for chunk in _chunks(unit_ids or []):
+        await session.exec(seen.where(W.unit_id.in_(chunk)).values(last_seen=today))
     for w in gone:
         summary.resolved += 1
         summary.changes[w.unit_id].append({"kind": "resolved", "number": w.number, "level": w.level,
@@ -142,9 +118,9 @@ async def _notify(session: Any, services: Services, summary: ScanSummary, now: d
     if not summary.changes:
         return 0
     people = await people_by_unit(session)
-    query = select(Unit)
+    query = select(U.id, U.name, U.short_name)
     if len(summary.changes) <= 1000:  # a bind parameter per id; past that, reading every unit is cheaper
-        query = query.where(Unit.id.in_(list(summary.changes)))  # type: ignore[union-attr]
+        query = query.where(U.id.in_(list(summary.changes)))
     units = {u.id: u for u in (await session.exec(query)).all()}
     key = now.isoformat()
     due = deliver_at(await services.calendar(), now, services.rules)  # the nightly scan waits for 09:00
@@ -158,7 +134,7 @@ async def _notify(session: Any, services: Services, summary: ScanSummary, now: d
                                        data={"unit": units[unit_id].name, "changes": changes[:20],
                                              "more": max(0, len(changes) - 20)}, due_at=due)
     office = people.get(Role.OFFICE_STAFF, {}).get(0, [])
-    rows = [{"unit": units[u].label, "new": sum(c["kind"] == "new" for c in cs),
+    rows = [{"unit": units[u].short_name or units[u].name, "new": sum(c["kind"] == "new" for c in cs),
              "worse": sum(c["kind"] == "worse" for c in cs), "resolved": sum(c["kind"] == "resolved" for c in cs),
              "severe": sum(c["level"] == 3 and c["kind"] != "resolved" for c in cs)}
             for u, cs in summary.changes.items()]

@@ -20,7 +20,7 @@ from models.accounts.roles import Right, Role, rights_of
 from models.accounts.tables import account_by_user
 from models.approvals.board import month_starts, months_and_types, stuck_items
 from models.base import LOCAL_TZ, to_local
-from models.feedback.ops import stats as feedback_stats
+from models.feedback.queries import stats as feedback_stats
 from models.rectification.board import light_bounds, lights_by_unit, unit_problems
 from models.staffing.queries import unit_by_id
 from models.visits.board import coverage
@@ -136,7 +136,7 @@ async def _feedback(ctx: Context, now: datetime) -> dict[str, Any]:
                 break
             begin = datetime.combine(start, datetime.min.time(), LOCAL_TZ).astimezone(UTC)
             finish = datetime.combine(end, datetime.min.time(), LOCAL_TZ).astimezone(UTC)
-            s = await feedback_stats(session, start, end, begin, finish, supervisor_id=mine)
+            s = await feedback_stats(session, begin, finish, supervisor_id=mine)
             rows.append({"quarter": label, "heard": s.heard, "accepted": s.accepted, "answered": s.answered,
                          "to_problems": s.to_problems, "avg": None if s.avg_days is None else round(s.avg_days, 1)})
     return {"rows": rows, "year": today.year, "mine": mine is not None, "any": any(r["heard"] for r in rows)}

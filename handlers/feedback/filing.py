@@ -5,22 +5,27 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlmodel import select
-
 from bot.context import Button, Context, Incoming, Reply
 from bot.dialogue import Flow, Invalid, Step, unit_step
 from bot.files import FileStore, fetch_attachments
 from bot.notify import notify_users
 from bot.render import md_escape
 from bot.router import Command, Router
-from handlers.rectification.common import office_people, push, text_reply, usage
+from handlers.rectification.common import office_people, push, usage
 from handlers.rectification.sources import Draft, ProblemSource, ProblemSources
-from models import Account, Feedback, FeedbackAttachment, Unit
+from models import Feedback
 from models.accounts.roles import Right
 from models.feedback.ops import accept, answer, file_feedback, to_problem
+from models.feedback.queries import account_by_id, feedback_by_number, open_feedback, supervisor_feedback
 from models.feedback.tables import CATEGORIES, OPEN
 from models.rectification.rules import local_today
 from models.staffing.unit_match import match_units
+
+
+def note(kind: str, outcome: str = "ok", **data: Any) -> Reply:
+    """The short answers of 监督员反馈 (one template with a `kind` switch)."""
+    return Reply("feedback_notes.md.j2", {"kind": kind, **data}, outcome=outcome)
+
 
 YES, NO = {"是", "可以", "同意", "显示", "1"}, {"否", "不", "不可以", "不显示", "匿名", "2"}
 
@@ -50,8 +55,11 @@ async def _parse_show(text: str, msg: Incoming, ctx: Context, data: dict[str, An
 async def _store_files(msg: Incoming, ctx: Context, data: dict[str, Any]) -> int:
     store = FileStore(ctx.services.config.storage_dir)
     max_bytes = ctx.services.config.storage.max_file_mb * 1024 * 1024
+    api = ctx.services.api
+    if api is None:
+        return 0
     try:
-        stored = await fetch_attachments(ctx.services.api, store, list(msg.attachments), subdir="feedback",
+        stored = await fetch_attachments(api, store, list(msg.attachments), subdir="feedback",
                                          max_bytes=max_bytes)
     except Exception:
         return 0
@@ -94,18 +102,16 @@ async def _submit(msg: Incoming, ctx: Context, data: dict[str, Any]) -> Reply:
     async with ctx.db.write() as session:
         fb = await file_feedback(session, supervisor=ctx.account, category=data["category"],
                                  unit_id=data.get("unit") or None, content=data["content"],
-                                 show_name=bool(data.get("show_name")), at=ctx.services.clock())
-        for f in data.get("_files", []):
-            session.add(FeedbackAttachment(feedback_id=fb.id, **f))  # type: ignore[arg-type]
+                                 show_name=bool(data.get("show_name")), at=ctx.services.clock(),
+                                 files=data.get("_files", []))
         info = {"number": fb.number, "category": fb.category, "unit": data.get("unit_name") or "（未指定）",
                 "content": fb.content, "who": ctx.account.name, "files": len(data.get("_files", []))}
         await push(session, ctx, kind="feedback.filed", key=fb.number, users=await duty_staff(session, ctx),
                    template="feedback_filed.md.j2", data=info,
                    buttons=[Button("受理", f"受理 {fb.number}"), Button("转整改", f"转整改 {fb.number}"),
                             Button("答复", f"答复 {fb.number}")])
-    unit = f"（涉及单位：{data['unit_name']}）" if data.get("unit") and data.get("unit_name") else ""
-    return text_reply(f"已收到您的反馈{unit}，回执号 {fb.number}。"
-                      "编办处理的每一步都会告诉您，发送 我的反馈 可随时查看。")
+    unit = data["unit_name"] if data.get("unit") and data.get("unit_name") else ""
+    return note("filed", number=fb.number, unit=unit)
 
 
 async def duty_staff(session: Any, ctx: Context) -> list[str]:
@@ -114,19 +120,16 @@ async def duty_staff(session: Any, ctx: Context) -> list[str]:
     return list(duty) if duty else await office_people(session)
 
 
-GROUP_NOTE = "反馈请在与我的单聊中发送，群里的内容各单位都能看到。这条没有登记，我已在单聊中提醒您。"
 _HEAD = re.compile(r"[\s:：,，、]+")
 
 
 async def _to_single_chat(msg: Incoming, ctx: Context) -> Reply:
     """A short answer in the group; the conversation continues in single chat, with the text kept there."""
-    said = ctx.raw_args.strip()
-    text = ("您刚才在群里发送了反馈。为保护反映人，群里的反馈不会登记。请在这里发送 反馈 按步骤填写，"
-            "或一句话发送：反馈 单位 内容。" + (f"\n\n您在群里写的内容：{said}" if said else ""))
     async with ctx.db.write() as session:
         await notify_users(session, ctx.services.renderer, kind="feedback.group", key=msg.msg_id[:64],
-                           user_ids=[msg.user_id], template="message.md.j2", data={"text": text})
-    return text_reply(GROUP_NOTE, "redirected")
+                           user_ids=[msg.user_id], template="feedback_notes.md.j2",
+                           data={"kind": "group_push", "said": ctx.raw_args.strip()})
+    return note("group_note", "redirected")
 
 
 def _without(data: dict[str, Any], *keys: str) -> dict[str, Any]:
@@ -168,20 +171,21 @@ async def give_feedback(msg: Incoming, ctx: Context) -> Reply:
 async def my_feedback(msg: Incoming, ctx: Context) -> Reply:
     assert ctx.account is not None
     if msg.is_group:
-        return text_reply("我的反馈请在与我的单聊中查看，群里的内容各单位都能看到。", "redirected")
+        return note("private_only", "redirected", what="我的反馈")
+    assert ctx.account.id is not None
     async with ctx.db.read() as session:
-        rows = (await session.exec(select(Feedback).where(Feedback.supervisor_id == ctx.account.id)
-                                   .order_by(Feedback.id.desc()).limit(20))).all()  # type: ignore[union-attr]
+        rows = await supervisor_feedback(session, account_id=ctx.account.id)
     items = [{"number": f.number, "status": f.status, "content": f.content, "answer": f.answer} for f in rows]
     return Reply("feedback_mine.md.j2", {"items": items})
 
 
 async def _load(ctx: Context, session: Any, token: str) -> Feedback | None:
-    return (await session.exec(select(Feedback).where(Feedback.number == token.strip().upper()))).first()
+    return await feedback_by_number(session, number=token)
 
 
 async def _tell_supervisor(session: Any, ctx: Context, fb: Feedback, what: str, detail: str = "") -> None:
-    supervisor = await session.get(Account, fb.supervisor_id)
+    supervisor = await account_by_id(session, account_id=fb.supervisor_id)
+    assert supervisor is not None
     await push(session, ctx, kind="feedback.status", key=f"{fb.number}:{what}", users=[supervisor.user_id],
                template="feedback_status.md.j2",
                data={"number": fb.number, "what": what, "detail": detail, "content": fb.content})
@@ -193,12 +197,13 @@ async def accept_feedback(msg: Incoming, ctx: Context) -> Reply:
     async with ctx.db.write() as session:
         fb = await _load(ctx, session, ctx.args.split()[0])
         if fb is None:
-            return text_reply(f"没有找到反馈“{ctx.args.split()[0]}”。", "not_found")
+            return note("not_found", "not_found", token=ctx.args.split()[0])
         if fb.status not in OPEN or fb.accepted_at:
-            return text_reply(f"{fb.number} 目前是“{fb.status}”，无需再受理。")
-        await accept(session, fb, ctx.account)  # type: ignore[arg-type]
+            return note("status", number=fb.number, status=fb.status, tail="无需再受理")
+        assert ctx.account is not None
+        await accept(session, fb, ctx.account)
         await _tell_supervisor(session, ctx, fb, "已受理", "编办正在办理，办结后会答复您。")
-    return text_reply(f"已受理 {fb.number}，已告知监督员。")
+    return note("accepted", number=fb.number)
 
 
 async def answer_feedback(msg: Incoming, ctx: Context) -> Reply:
@@ -209,9 +214,9 @@ async def answer_feedback(msg: Incoming, ctx: Context) -> Reply:
         async with ctx.db.read() as session:
             fb = await _load(ctx, session, number)
         if fb is None:
-            return text_reply(f"没有找到反馈“{number}”。", "not_found")
+            return note("not_found", "not_found", token=number)
         if fb.status not in OPEN:
-            return text_reply(f"{fb.number} 目前是“{fb.status}”，无需答复。")
+            return note("status", number=fb.number, status=fb.status, tail="无需答复")
         shown = "" if msg.is_group else fb.content[:40]  # a report's text is never shown in a group
         return await ctx.services.dialogues.start(msg, ctx, ANSWER_FLOW.name, {"number": fb.number, "content": shown})
     return await _answer(ctx, number, text.strip())
@@ -241,31 +246,34 @@ async def _answer(ctx: Context, number: str, text: str) -> Reply:
     async with ctx.db.write() as session:
         fb = await _load(ctx, session, number)
         if fb is None:
-            return text_reply(f"没有找到反馈“{number}”。", "not_found")
+            return note("not_found", "not_found", token=number)
         if fb.status not in OPEN:
-            return text_reply(f"{fb.number} 目前是“{fb.status}”，无需答复。")
+            return note("status", number=fb.number, status=fb.status, tail="无需答复")
         days = max(0, cal.workdays_between(local_today(fb.created_at), today))
-        await answer(session, fb, ctx.account, text, days)  # type: ignore[arg-type]
+        assert ctx.account is not None
+        await answer(session, fb, ctx.account, text, days)
         await _tell_supervisor(session, ctx, fb, "已办结", text)
-    return text_reply(f"已答复 {fb.number}，已告知监督员。")
+    return note("answered", number=fb.number)
 
 
 async def feedback_draft(msg: Incoming, ctx: Context, number: str) -> Draft | Reply:
     """转整改 FK-…: the report as a problem draft; the unit never learns who filed it unless allowed."""
     async with ctx.db.read() as session:
         fb = await _load(ctx, session, number)
-        supervisor = await session.get(Account, fb.supervisor_id) if fb else None
+        supervisor = await account_by_id(session, account_id=fb.supervisor_id) if fb else None
     if fb is None:
-        return text_reply(f"没有找到反馈“{number}”。", "not_found")
+        return note("not_found", "not_found", token=number)
     if fb.unit_id is None:
-        return text_reply(f"{fb.number} 没有指定单位，无法转整改；请直接用 交办 登记。", "invalid")
+        return note("no_unit", "invalid", number=fb.number)
     if fb.status not in OPEN:
-        return text_reply(f"{fb.number} 目前是“{fb.status}”，不能再转整改。")
+        return note("status", number=fb.number, status=fb.status, tail="不能再转整改")
+    feedback_number = fb.number
     who = f"（反映人：{supervisor.name}）" if fb.show_name and supervisor else ""
 
     async def link(session: Any, problem: Any) -> None:
-        row = await session.get(Feedback, fb.id)
-        await to_problem(session, row, ctx.account, problem)  # type: ignore[arg-type]
+        row = await feedback_by_number(session, number=feedback_number)
+        assert row is not None and ctx.account is not None
+        await to_problem(session, row, ctx.account, problem)
         await _tell_supervisor(session, ctx, row, "已转为整改问题",
                                f"整改问题 {problem.number}，期限 {problem.deadline}。")
 
@@ -275,17 +283,16 @@ async def feedback_draft(msg: Incoming, ctx: Context, number: str) -> Draft | Re
 
 async def tell_feedback_solved(session: Any, ctx: Context, origin: str, problem_number: str) -> None:
     """When a problem that came from feedback is 销号, the supervisor hears it."""
-    fb = (await session.exec(select(Feedback).where(Feedback.number == origin.split(":", 1)[1]))).first()
+    fb = await feedback_by_number(session, number=origin.split(":", 1)[1])
     if fb is not None:
         await _tell_supervisor(session, ctx, fb, "整改问题已销号", f"{problem_number} 已整改到位并销号。")
 
 
 async def feedback_ledger(msg: Incoming, ctx: Context) -> Reply:
     if msg.is_group:  # supervisors' reports are never listed in front of the units
-        return text_reply("反馈台账请在与我的单聊中查看，群里的内容各单位都能看到。", "redirected")
+        return note("private_only", "redirected", what="反馈台账")
     async with ctx.db.read() as session:
-        query = select(Feedback, Unit).outerjoin(Unit).where(Feedback.status.in_(OPEN))  # type: ignore[attr-defined]
-        rows = (await session.exec(query.order_by(Feedback.id))).all()
+        rows = await open_feedback(session)
     items = [{"number": f.number, "category": f.category, "unit": u.label if u else "（未指定）",
               "content": f.content, "status": f.status} for f, u in rows]
     return Reply("feedback_ledger.md.j2", {"items": items})

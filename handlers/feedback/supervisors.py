@@ -5,21 +5,19 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func
-from sqlmodel import select
-
 from bot.context import Button, Context, Incoming, Reply
 from bot.dialogue import Flow
 from bot.importing.fields import explain, parse_date, parse_id, years_after
 from bot.notify import notify_users
-from bot.render import Markdown, md_escape
+from bot.render import md_escape
 from bot.router import Command, Router
-from handlers.rectification.common import text_reply, usage
-from models import Meeting, MeetingReply
+from handlers.feedback.filing import note
+from handlers.rectification.common import usage
 from models.accounts.roles import Right, Role
 from models.accounts.tables import accounts_with_role
 from models.base import LOCAL_TZ
-from models.feedback.ops import stats
+from models.feedback.ops import create_meeting, reply_meeting
+from models.feedback.queries import meeting_to_answer, stats, upcoming_meetings
 from models.rectification.rules import local_today
 
 
@@ -41,11 +39,9 @@ async def feedback_stats(msg: Incoming, ctx: Context) -> Reply:
     begin = datetime.combine(start, datetime.min.time(), LOCAL_TZ).astimezone(UTC)
     finish = datetime.combine(end, datetime.min.time(), LOCAL_TZ).astimezone(UTC)
     async with ctx.db.read() as session:
-        s = await stats(session, start, end, begin, finish)
+        s = await stats(session, begin, finish)
     avg = f"{s.avg_days:.1f}" if s.avg_days is not None else "—"
-    lines = [f"- 听取意见建议 {s.heard} 条，受理 {s.accepted} 条，已办结答复 {s.answered} 条",
-             f"- 转为整改问题 {s.to_problems} 个，已整改销号 {s.solved} 个", f"- 平均 {avg} 个工作日答复"]
-    return text_reply(Markdown(f"#### 监督员反馈统计 · {word}\n\n" + "\n".join(lines)))
+    return Reply("feedback_stats.md.j2", {"period": word, "s": s, "avg": avg})
 
 
 async def announce_meeting(msg: Incoming, ctx: Context) -> Reply:
@@ -59,7 +55,7 @@ async def announce_meeting(msg: Incoming, ctx: Context) -> Reply:
         return usage(explain("日期", when, e), "监督员会议 日期 地点", "监督员会议 2026-12-21 县委大楼三楼会议室")
     today = local_today(ctx.services.clock())
     if day <= today:
-        return text_reply("会议日期应晚于今天。", "invalid")
+        return note("meeting_past", "invalid")
     cal = await ctx.services.calendar()
     if not cal.is_workday(day):  # a rest day by the working-day calendar: ask before telling everyone
         return await ctx.services.dialogues.start(msg, ctx, MEETING_FLOW.name,
@@ -89,9 +85,7 @@ async def _announce(ctx: Context, day: date, place: str) -> Reply:
     cal = await ctx.services.calendar()
     eve = cal.add_workdays(day, -1)
     async with ctx.db.write() as session:
-        meeting = Meeting(day=day, place=place, created_by=ctx.account.id if ctx.account else None)
-        session.add(meeting)
-        await session.flush()
+        meeting = await create_meeting(session, day=day, place=place, actor=ctx.account)
         users = [a.user_id for a in await accounts_with_role(session, Role.SUPERVISOR)]
         data = {"id": meeting.id, "day": day.isoformat(), "place": meeting.place}
         buttons = [Button("参加", f"参加会议 {meeting.id}"), Button("请假", f"请假 {meeting.id}")]
@@ -102,22 +96,17 @@ async def _announce(ctx: Context, day: date, place: str) -> Reply:
             await notify_users(session, ctx.services.renderer, kind="meeting.reminder", key=str(meeting.id),
                                user_ids=users, template="meeting.md.j2", data=data | {"reminder": True},
                                buttons=buttons, due_at=at, expires_at=at + timedelta(days=1))
-    return text_reply(f"已通知 {len(users)} 位监督员：{day} {meeting.place}（会议号 {meeting.id}），"
-                      f"并将于 {eve} 再次提醒。发送 监督员会议 查看回复情况。")
+    return note("announced", count=len(users), day=day, place=meeting.place, id=meeting.id, eve=eve)
 
 
 async def _list_meetings(ctx: Context) -> Reply:
     today = local_today(ctx.services.clock())
     async with ctx.db.read() as session:
-        meetings = (await session.exec(select(Meeting).where(Meeting.day >= today).order_by(Meeting.day))).all()
-        counts = {(m, a): n for m, a, n in (await session.exec(select(
-            MeetingReply.meeting_id, MeetingReply.attending, func.count()).group_by(
-            MeetingReply.meeting_id, MeetingReply.attending))).all()}
+        meetings = await upcoming_meetings(session, today=today)
     if not meetings:
         return usage("目前没有安排监督员会议。", "监督员会议 日期 地点", "监督员会议 2026-12-21 县委大楼三楼会议室")
-    lines = [f"- {m.id}号 {m.day} {md_escape(m.place)}：参加 {counts.get((m.id, True), 0)} 人，"
-             f"请假 {counts.get((m.id, False), 0)} 人" for m in meetings]
-    return text_reply(Markdown("#### 监督员会议\n\n" + "\n".join(lines)))
+    rows = [{"id": m.id, "day": m.day, "place": m.place, "yes": yes, "no": no} for m, yes, no in meetings]
+    return Reply("meetings_list.md.j2", {"meetings": rows})
 
 
 async def attend(msg: Incoming, ctx: Context) -> Reply:
@@ -131,23 +120,19 @@ async def decline(msg: Incoming, ctx: Context) -> Reply:
 async def _reply(ctx: Context, attending: bool) -> Reply:
     assert ctx.account is not None
     today = local_today(ctx.services.clock())
-    query = select(Meeting).where(Meeting.day >= today)
+    meeting_id = None
     if ctx.args.strip():
         try:
-            query = select(Meeting).where(Meeting.id == parse_id(ctx.args.split()[0], "会议号"))
+            meeting_id = parse_id(ctx.args.split()[0], "会议号")
         except ValueError as e:
             word = "参加会议" if attending else "请假"
             return usage(f"{e}。", f"{word} [会议号]", f"{word} 1")
     async with ctx.db.write() as session:
-        meeting = (await session.exec(query.order_by(Meeting.day))).first()
+        meeting = await meeting_to_answer(session, meeting_id=meeting_id, today=today)
         if meeting is None:
-            return text_reply("没有找到要回复的会议。", "not_found")
-        row = (await session.exec(select(MeetingReply).where(
-            MeetingReply.meeting_id == meeting.id, MeetingReply.account_id == ctx.account.id))).first()
-        row = row or MeetingReply(meeting_id=meeting.id, account_id=ctx.account.id, attending=attending)  # type: ignore[arg-type]
-        row.attending = attending
-        session.add(row)
-    return text_reply(f"已记下：{meeting.day} 的监督员会议您{'参加' if attending else '请假'}。")
+            return note("no_meeting", "not_found")
+        await reply_meeting(session, meeting=meeting, account=ctx.account, attending=attending)
+    return note("meeting_reply", day=meeting.day, attending=attending)
 
 
 def register(router: Router) -> None:

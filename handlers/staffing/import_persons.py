@@ -26,6 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db import Database
 from bot.importing.base import (
+    DETAIL_MAX,
     Column,
     ErrorLog,
     ImportJob,
@@ -45,9 +46,8 @@ from bot.importing.fields import (
     text,
 )
 from bot.importing.reader import Row
-from models.audit import audit
-from models.base import LOCAL_TZ
-from models.staffing.ops import add_person, remove_person, update_person
+from models.base import LOCAL_TZ, utcnow
+from models.staffing.ops import PersonBatch, add_audit_row, refresh_statistics, remove_person, update_person
 from models.staffing.persons import (
     KNOWN_STATUSES,
     LEADER_LEVELS,
@@ -136,9 +136,9 @@ def _check_person(row: Row, values: dict[str, Any], errors: ErrorLog) -> None:
         for header in ("领导职数层级", "正副"):
             if is_blank(row.get(header)):
                 errors.add(row.number, header, "是否领导职务为“是”时必须填写")
-    override, stated = values.get("retire_category") or "", values.get("sex")
-    if stated and ((override == "男" and stated != "男") or (override in FEMALE and stated != "女")):
-        errors.add(row.number, "退休类别", f"“{override}”与性别“{stated}”不符")
+    override, gender = values.get("retire_category") or "", values.get("sex")
+    if gender and ((override == "男" and gender != "男") or (override in FEMALE and gender != "女")):
+        errors.add(row.number, "退休类别", f"“{override}”与性别“{gender}”不符")
 
 
 def _check_statuses(parsed: Parsed, job: ImportJob) -> None:
@@ -178,18 +178,19 @@ def _resolve_units(row: Row, values: dict[str, Any], units: UnitIndex, errors: E
 
 async def _write(session: AsyncSession, parsed: Parsed, job: ImportJob) -> None:
     unit_ids = {values["unit_id"] for _, values in parsed}
-    stored: dict[Key, Person] = {(p.unit_id, p.id_number): p for p in await persons_of_units(
-        session, unit_ids=list(unit_ids))}
+    stored: dict[Key, Person] = {(p.unit_id, p.id_number): p
+                                 for p in await persons_of_units(session, unit_ids=sorted(unit_ids))}
     today = datetime.now(LOCAL_TZ).date()
     moved: set[str] = set()  # 身份证号 added or removed: their other units' 一人多岗 may change
+    added = PersonBatch(session, utcnow(), DEFAULTS)
     for row, values in parsed:
         prev = stored.pop((values["unit_id"], values["id_number"]), None)
         values = _complete(values, prev, today)
         if prev is None:
-            add_person(session, values=values)
+            await added.add(values, _audit_row(job, "import.add", values, row.number,
+                                               {k: _plain(v) for k, v in values.items()}))
             job.result.added += 1
             moved.add(values["id_number"])
-            _audit(session, job, "import.add", values, row.number, {k: _plain(v) for k, v in values.items()})
             continue
         changes = {k: v for k, v in values.items() if getattr(prev, k) != v}
         if not changes:
@@ -199,6 +200,7 @@ async def _write(session: AsyncSession, parsed: Parsed, job: ImportJob) -> None:
         update_person(session, person=prev, changes=changes)
         job.result.updated += 1
         _audit(session, job, "import.update", values, row.number, detail)
+    await added.flush()
     for person in stored.values():  # persons of these units no longer in the file: 移出
         moved.add(person.id_number)
         _audit(session, job, "import.remove", {"unit_id": person.unit_id, "id_number": person.id_number,
@@ -207,6 +209,8 @@ async def _write(session: AsyncSession, parsed: Parsed, job: ImportJob) -> None:
     if stored:
         job.result.warnings.append(f"移出 {len(stored)} 人（所涉单位的原名单中有、本文件中没有）")
     job.result.unit_ids = unit_ids | await units_holding(session, id_numbers=moved)  # type: ignore[attr-defined]
+    if job.result.added + len(stored) > 10_000:
+        await refresh_statistics(session)
 
 
 def _complete(values: dict[str, Any], prev: Person | None, today: date) -> dict[str, Any]:
@@ -227,16 +231,22 @@ def _complete(values: dict[str, Any], prev: Person | None, today: date) -> dict[
     return out
 
 
-def _audit(session: AsyncSession, job: ImportJob, action: str, values: dict[str, Any], row: int,
-           fields: dict[str, Any]) -> None:
+def _audit_row(job: ImportJob, action: str, values: dict[str, Any], row: int, fields: dict[str, Any],
+               ) -> dict[str, Any]:
     """One audit row per person added, updated or removed; the 身份证号 is masked everywhere."""
     masked = mask_id(values["id_number"])
     fields = {k: (masked if k == "id_number" else v) for k, v in fields.items()}
     detail = {"file": job.source, "unit_id": values["unit_id"], "id_number": masked, "fields": fields}
     if row:
         detail["row"] = row
-    audit(session, action, job.entity, masked, json.dumps(detail, ensure_ascii=False),
-          actor_user_id=job.actor_user_id)
+    text_ = json.dumps(detail, ensure_ascii=False)
+    return dict(action=action, entity=job.entity, entity_id=masked, actor_user_id=job.actor_user_id,
+                actor_account_id=None, detail=text_[:DETAIL_MAX])
+
+
+def _audit(session: AsyncSession, job: ImportJob, action: str, values: dict[str, Any], row: int,
+           fields: dict[str, Any]) -> None:
+    add_audit_row(session, _audit_row(job, action, values, row, fields))
 
 
 def _plain(value: Any) -> Any:

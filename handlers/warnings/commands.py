@@ -4,21 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func
-from sqlmodel import select
-
 from bot.context import Context, Incoming, Reply
 from bot.router import Command, Router
-from handlers.rectification.common import scope_unit, text_reply, usage
+from handlers.rectification.common import scope_unit, usage
 from handlers.rectification.sources import Draft, ProblemSource, ProblemSources
-from jobs.warnings import describe, label
-from models import Person, Problem, Unit, Warning
+from models import Problem, Unit, Warning
 from models.accounts.roles import Right
 from models.staffing.unit_match import match_units
 from models.staffing.watchlist import watched_unit_ids
-from models.warnings.rules import EST_COLUMNS, POST_COLUMNS, cangong_mislabel, on_books
+from models.warnings.ops import link_problem
+from models.warnings.queries import open_warnings, staff_counts, unit_by_id, warning_by_number
+from models.warnings.rules import EST_COLUMNS, POST_COLUMNS, cangong_mislabel
+from models.warnings.wording import describe, label
 
 LEVEL_ICONS = {3: "🔴", 2: "🟠", 1: "🔵"}
+
+
+def _status(kind: str, outcome: str = "ok", **data: Any) -> Reply:
+    """The short answers (not found, already done): one template with a `kind` switch."""
+    return Reply("warnings_status.md.j2", {"kind": kind, **data}, outcome=outcome)
 
 
 def _row(w: Warning, unit: Unit, *, private: bool) -> dict[str, Any]:
@@ -35,19 +39,17 @@ async def show_warnings(msg: Incoming, ctx: Context) -> Reply:
     own = scope_unit(ctx)
     async with ctx.db.read() as session:
         if own is not None:
-            units = [await session.get(Unit, own)] if own > 0 else []
+            unit = await unit_by_id(session, unit_id=own) if own > 0 else None
+            units = [unit] if unit else []
         elif ctx.args:
             units = await match_units(session, ctx.args)
             if not units:
-                return text_reply(f"没有找到单位“{ctx.args}”。", "not_found")
-        query = select(Warning, Unit).join(Unit).where(Warning.resolved_on.is_(None))  # type: ignore[union-attr]
-        if units is not None:
-            query = query.where(Warning.unit_id.in_([u.id for u in units if u]))  # type: ignore[attr-defined]
-        rows = (await session.exec(query.order_by(Warning.level.desc(), Warning.unit_id, Warning.id))).all()
+                return _status("unit_not_found", "not_found", name=ctx.args)
+        rows = await open_warnings(session, unit_ids=None if units is None else [u.id for u in units if u.id])
         watched = await watched_unit_ids(session)  # 监管异常名录: marked
     views = [_row(w, u, private=not msg.is_group) | {"watched": u.id in watched} for w, u in rows]
     counts = {lvl: sum(w.level == lvl for w, _ in rows) for lvl in (3, 2, 1)}
-    title = "机构编制预警" if units is None else f"{'、'.join(u.label for u in units if u)}的机构编制预警"
+    title = "机构编制预警" if units is None else f"{'、'.join(u.label for u in units)}的机构编制预警"
     return Reply("warnings_list.md.j2", {"title": title, "rows": views[:30], "more": max(0, len(views) - 30),
                                          "counts": counts, "office": own is None})
 
@@ -56,24 +58,19 @@ async def show_establishment(msg: Incoming, ctx: Context) -> Reply:
     own = scope_unit(ctx)
     async with ctx.db.read() as session:
         if own is not None:
-            unit = await session.get(Unit, own) if own > 0 else None
+            unit = await unit_by_id(session, unit_id=own) if own > 0 else None
         else:
             if not ctx.args:
                 return usage("请写上单位。", "编制 单位", "编制 教育局")
             found = await match_units(session, ctx.args)
             if len(found) != 1:
-                names = "、".join(u.name for u in found)
-                hint = f"对应多个单位：{names}，请写完整些。" if found else f"没有找到单位“{ctx.args}”。"
-                return text_reply(hint, "not_found")
+                if found:
+                    return _status("ambiguous", "not_found", names="、".join(u.name for u in found))
+                return _status("unit_not_found", "not_found", name=ctx.args)
             unit = found[0]
-        if unit is None:
-            return text_reply("您的账号没有关联单位。", "invalid")
-        by_type = dict((await session.exec(select(Person.staffing_type, func.count()).where(
-            Person.unit_id == unit.id, on_books()).group_by(Person.staffing_type))).all())
-        by_post = {(lv, rk): n for lv, rk, n in (await session.exec(select(
-            Person.leader_level, Person.leader_rank, func.count()).where(
-            Person.unit_id == unit.id, Person.is_leader == True, on_books()).group_by(  # noqa: E712
-            Person.leader_level, Person.leader_rank))).all()}
+        if unit is None or unit.id is None:
+            return _status("no_unit", "invalid")
+        by_type, by_post = await staff_counts(session, unit_id=unit.id)
     approved = {t: getattr(unit, c.key) for t, c in EST_COLUMNS.items()}
     mislabel = cangong_mislabel(unit.is_cangong, approved, by_type)
     types = [{"type": t, "approved": approved[t], "actual": by_type.get(t, 0)} for t in EST_COLUMNS]
@@ -92,17 +89,15 @@ async def warning_draft(msg: Incoming, ctx: Context, token: str) -> Draft | Repl
     """转整改 YJ-…: the warning as a problem draft, linked back to the warning."""
     number = token.upper()
     async with ctx.db.read() as session:
-        warning = (await session.exec(select(Warning).where(Warning.number == number))).first()
-        problem = await session.get(Problem, warning.problem_id) if warning and warning.problem_id else None
-    if warning is None:
-        return text_reply(f"没有找到预警“{token}”。", "not_found")
+        warning, problem = await warning_by_number(session, number=number)
+    if warning is None or warning.id is None:
+        return _status("warning_not_found", "not_found", token=token)
     if warning.problem_id is not None:
-        return text_reply(f"{warning.number} 已转为整改问题 {problem.number if problem else ''}。")
+        return _status("converted", number=warning.number, problem=problem.number if problem else "")
+    warning_id = warning.id
 
     async def link(session: Any, problem: Problem) -> None:
-        row = await session.get(Warning, warning.id)
-        row.problem_id = problem.id
-        session.add(row)
+        await link_problem(session, warning_id=warning_id, problem=problem, actor=ctx.account)
 
     return Draft(unit_id=warning.unit_id, source="预警", origin=f"warning:{number}", link=link,
                  description=f"{describe(warning.rule, warning.subject, warning.level, warning.evidence)}（{number}）",

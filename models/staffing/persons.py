@@ -21,7 +21,13 @@ KNOWN_STATUSES = ON_BOOKS_STATUSES + OFF_BOOKS_STATUSES
 class Person(SQLModel, table=True):
     """One person of a unit's 实名制 snapshot. A file replaces the snapshot of every unit it names."""
 
-    __table_args__ = (UniqueConstraint("unit_id", "id_number"), Index("ix_person_id_number", "id_number"))
+    __table_args__ = (
+        UniqueConstraint("unit_id", "id_number"), Index("ix_person_id_number", "id_number"),
+        # covering indexes of the 预警 scan (models/warnings/rules.py): the per-unit counts, 一人多岗
+        Index("ix_person_unit_counts", "unit_id", "staffing_type", "is_leader", "leader_level", "leader_rank",
+              "status", "imported_at"),
+        Index("ix_person_id_number_books", "id_number", "status", "unit_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     id_number: str = Field(max_length=18)  # 身份证号 (GB 11643), upper case

@@ -1,6 +1,8 @@
-"""预警 rules over the 实名制 snapshot, as set-based SQL: each rule is one query (aggregates and joins)
-that returns findings; nothing loops over people in Python. Definitions: docs/rules.md (预警)
-and docs/import-formats.md; every threshold is a setting (`[warnings]`).
+"""预警 rules over the 实名制 snapshot, as set-based SQL: nothing loops over people in Python. 编制, 超职数 and
+数据陈旧 share one grouped pass over the persons (`unit_facts`, one row per unit and counted combination,
+read from the covering index ix_person_unit_counts); the person rules are one query each and return only
+the people found. Definitions: docs/rules.md (预警) and docs/import-formats.md; every threshold is a
+setting (`[warnings]`).
 
 Levels: 1 提示, 2 关注, 3 严重. The establishment rule rises 临界 (1) → 满编 (2) → 超编 (3).
 Only people on the books count (人员状态, models.staffing.persons); a figure left blank in the units file
@@ -11,11 +13,11 @@ cause gives one finding (`_one_cause`). Every rule is stated for offices in docs
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import String, and_, case, func, literal, or_, select, type_coerce
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.staffing.persons import OFF_BOOKS_STATUSES, Person
@@ -68,12 +70,60 @@ def _in_scope(column: Any, unit_ids: list[int] | None) -> Any:
     return literal(True) if unit_ids is None else column.in_(unit_ids)
 
 
+@dataclass
+class UnitFacts:
+    """One unit's figures from the units file and its people, aggregated in one pass over the persons."""
+
+    cangong: bool = False
+    approved: dict[str, int | None] = field(default_factory=dict)  # 编制类型 → 核定数 (None: not entered)
+    posts: dict[tuple[str, str], int | None] = field(default_factory=dict)  # (层级, 正副) → 职数
+    updated_on: date | None = None  # 数据更新日期 from the units file
+    staff: dict[str, int] = field(default_factory=dict)  # people on the books per 编制类型 (only n > 0)
+    leaders: dict[tuple[str, str], int] = field(default_factory=dict)  # leaders on the books per post
+    imported_at: datetime | None = None  # the latest import of anyone of the unit
+    latest: Any = None  # imported_at as the database returns it
+
+
+async def unit_facts(session: AsyncSession, scope: list[int] | None) -> dict[int, UnitFacts]:
+    """Every unit in scope, by id: its approved figures and the counts of its people. The persons are
+    read once, grouped by unit and the few columns the rules count (never one row per person)."""
+    units = (await session.exec(select(  # type: ignore[call-overload]
+        U.id, U.is_cangong, U.data_updated_on, *EST_COLUMNS.values(), *POST_COLUMNS.values(),
+    ).where(_in_scope(U.id, scope)).order_by(U.id))).all()
+    facts: dict[int, UnitFacts] = {}
+    n_est = len(EST_COLUMNS)
+    for unit_id, cangong, updated_on, *figures in units:
+        facts[unit_id] = UnitFacts(bool(cangong), dict(zip(EST_COLUMNS, figures[:n_est], strict=True)),
+                                   dict(zip(POST_COLUMNS, figures[n_est:], strict=True)), updated_on)
+    groups = (P.unit_id, P.staffing_type, P.is_leader, P.leader_level, P.leader_rank, P.status)  # ix_person_unit_counts
+    rows = (await session.exec(select(  # type: ignore[call-overload]
+        *groups, func.count(), type_coerce(func.max(P.imported_at), String),  # parsed once per unit, below
+    ).where(_in_scope(P.unit_id, scope)).group_by(*groups))).all()
+    for unit_id, type_, leader, level, rank, status, n, latest in rows:
+        unit = facts.get(unit_id)
+        if unit is None:
+            continue
+        if latest is not None and (unit.latest is None or latest > unit.latest):
+            unit.latest = latest
+        if status in OFF_BOOKS_STATUSES:
+            continue
+        unit.staff[type_] = unit.staff.get(type_, 0) + n
+        if leader:
+            unit.leaders[level, rank] = unit.leaders.get((level, rank), 0) + n
+    for unit in facts.values():  # SQLite gives the stored text, PostgreSQL a datetime
+        latest = unit.latest
+        unit.imported_at = datetime.fromisoformat(latest) if isinstance(latest, str) else latest
+    return facts
+
+
 async def find_all(session: AsyncSession, today: date, settings: WarningSettings,
                    unit_ids: list[int] | None = None) -> list[Finding]:
     """Every finding in scope (all units, or only `unit_ids` after an import)."""
-    out: list[Finding] = []
-    for rule in (_establishment, _leader_posts, _mixed_posts, _retirement, _same_person, _stale):
+    facts = await unit_facts(session, unit_ids)
+    out = _establishment(facts, settings) + _leader_posts(facts)
+    for rule in (_mixed_posts, _retirement, _same_person):
         out += await rule(session, today, settings, unit_ids)
+    out += _stale(facts, today, settings)
     return _merge_missing(_one_cause(out))
 
 
@@ -138,27 +188,19 @@ def on_books() -> Any:
     return P.status.not_in(OFF_BOOKS_STATUSES)
 
 
-async def _establishment(session: AsyncSession, today: date, s: WarningSettings, scope: list[int] | None,
-                         ) -> list[Finding]:
-    """Per unit and 编制类型, over aggregates (one row per unit and type, never per person)."""
-    counts = select(P.unit_id, P.staffing_type, func.count().label("n")).where(
-        _in_scope(P.unit_id, scope), on_books()).group_by(P.unit_id, P.staffing_type).subquery()
-    rows = (await session.exec(select(  # type: ignore[call-overload]
-        counts.c.unit_id, counts.c.staffing_type, counts.c.n, U.is_cangong, *EST_COLUMNS.values(),
-    ).join(Unit, U.id == counts.c.unit_id))).all()
-    by_unit: dict[int, tuple[bool, dict[str, int | None], dict[str, int]]] = {}
-    for unit_id, type_, n, cangong, *approved in rows:
-        entry = by_unit.setdefault(unit_id, (bool(cangong), dict(zip(EST_COLUMNS, approved, strict=True)), {}))
-        entry[2][type_] = n
+def _establishment(facts: dict[int, UnitFacts], s: WarningSettings) -> list[Finding]:
+    """Per unit and 编制类型 that has people on the books."""
     out = []
-    for unit_id, (cangong, approved, actual) in by_unit.items():
+    for unit_id, unit in facts.items():
+        approved, actual = unit.approved, unit.staff
         skip = set()
-        if cangong_mislabel(cangong, approved, actual):
+        if cangong_mislabel(unit.cangong, approved, actual):
             n, admin = actual["事业编制"], approved["行政编制"] or 0
             out.append(Finding(unit_id, "口径不一致", "事业编制", 3 if n > admin else 1,
                                _ev(行政编制核定=admin, 事业编制核定=approved["事业编制"], 事业编制实有=n)))
             skip.add("事业编制")
-        for type_, n in actual.items():
+        for type_ in sorted(actual):
+            n = actual[type_]
             if type_ in skip or type_ not in approved:
                 continue
             figure = approved[type_]
@@ -177,20 +219,16 @@ def cangong_mislabel(cangong: bool, approved: dict[str, int | None], actual: dic
             and actual.get("事业编制", 0) > 0 and not actual.get("行政编制"))
 
 
-async def _leader_posts(session: AsyncSession, today: date, s: WarningSettings, scope: list[int] | None,
-                        ) -> list[Finding]:
-    counts = select(P.unit_id, P.leader_level, P.leader_rank, func.count().label("n")).where(
-        P.is_leader == True, on_books(), _in_scope(P.unit_id, scope)).group_by(  # noqa: E712
-        P.unit_id, P.leader_level, P.leader_rank).subquery()
+def _leader_posts(facts: dict[int, UnitFacts]) -> list[Finding]:
     out = []
-    for (level_, rank), column in POST_COLUMNS.items():
-        rows = (await session.exec(select(counts.c.unit_id, counts.c.n, column).join(  # type: ignore[call-overload]
-            Unit, U.id == counts.c.unit_id).where(counts.c.leader_level == level_, counts.c.leader_rank == rank,
-                                                  or_(column.is_(None), counts.c.n > column)))).all()
-        for u, n, c in rows:
+    for level_, rank in POST_COLUMNS:
+        for u, unit in facts.items():
+            n, c = unit.leaders.get((level_, rank), 0), unit.posts[level_, rank]
+            if not n:
+                continue
             if c is None:
                 out.append(_missing(u, f"{level_}{rank}职数", "", n))
-            else:
+            elif n > c:
                 out.append(Finding(u, "超职数", f"{level_}{rank}", 3, _ev(核定=c, 实配=n)))
     return out
 
@@ -250,24 +288,29 @@ async def _retirement(session: AsyncSession, today: date, s: WarningSettings, sc
 
 async def _same_person(session: AsyncSession, today: date, s: WarningSettings, scope: list[int] | None,
                        ) -> list[Finding]:
-    ids = select(P.id_number).where(_in_scope(P.unit_id, scope), on_books())  # people of the scanned units
-    dup = select(P.id_number).where(P.id_number.in_(ids), on_books()).group_by(P.id_number).having(
-        func.count(func.distinct(P.unit_id)) > 1).subquery()
-    rows = (await session.exec(select(P.unit_id, P.id_number, P.name).where(  # type: ignore[call-overload]
-        P.id_number.in_(select(dup.c.id_number)), on_books(), _in_scope(P.unit_id, scope)))).all()
-    return [Finding(u, "一人多岗", idn, 2, _ev(姓名=name, 身份证号=idn)) for u, idn, name in rows]
-
-
-async def _stale(session: AsyncSession, today: date, s: WarningSettings, scope: list[int] | None,
-                 ) -> list[Finding]:
-    latest = select(P.unit_id, func.max(P.imported_at).label("at")).where(_in_scope(P.unit_id, scope)).group_by(
-        P.unit_id).subquery()
-    limit = today - timedelta(days=s.stale_days)
-    rows = (await session.exec(select(U.id, U.data_updated_on, latest.c.at).outerjoin(  # type: ignore[call-overload]
-        latest, latest.c.unit_id == U.id).where(_in_scope(U.id, scope)))).all()
+    dup = select(P.id_number).where(on_books()).group_by(P.id_number).having(
+        func.min(P.unit_id) != func.max(P.unit_id))  # on the books in more than one unit
+    batches = [dup]
+    if scope is not None and len(scope) <= 1000:  # a few units (after an import): their people's 身份证号 by value
+        ids = sorted({r[0] for r in (await session.exec(select(P.id_number).where(  # type: ignore[call-overload]
+            P.unit_id.in_(scope), on_books()))).all()})
+        batches = [dup.where(P.id_number.in_(ids[i:i + 1000])) for i in range(0, len(ids), 1000)]
+    elif scope is not None:
+        batches = [dup.where(P.id_number.in_(select(P.id_number).where(P.unit_id.in_(scope), on_books())))]
     out = []
-    for unit_id, updated_on, imported_at in rows:
-        last = max(d for d in (updated_on, imported_at.date() if imported_at else None, date.min) if d)
+    for batch in batches:
+        rows = (await session.exec(select(P.unit_id, P.id_number, P.name).where(  # type: ignore[call-overload]
+            P.id_number.in_(batch), on_books(), _in_scope(P.unit_id, scope)))).all()
+        out += [Finding(u, "一人多岗", idn, 2, _ev(姓名=name, 身份证号=idn)) for u, idn, name in rows]
+    return out
+
+
+def _stale(facts: dict[int, UnitFacts], today: date, s: WarningSettings) -> list[Finding]:
+    limit = today - timedelta(days=s.stale_days)
+    out = []
+    for unit_id, unit in facts.items():
+        imported = unit.imported_at.date() if unit.imported_at else None
+        last = max(d for d in (unit.updated_on, imported, date.min) if d)
         if last < limit and last != date.min:
             out.append(Finding(unit_id, "数据陈旧", "", 1, _ev(最近更新=last)))
     return out

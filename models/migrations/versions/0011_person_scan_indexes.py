@@ -1,7 +1,7 @@
 """person: covering indexes for the 预警 scan (per-unit counts, 一人多岗)
 
 Revision ID: 0011
-Revises: 0010
+Revises: 0014
 Create Date: 2026-11-29
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = '0011'
-down_revision: str | None = '0010'
+down_revision: str | None = '0014'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
 import shutil
 import signal
 import statistics
@@ -197,10 +198,16 @@ async def run_peer(emu: Emulator, users: Users, db_path: str, url: str, seconds:
 
 async def run_scale(emu: Emulator, users: Users, cfg: Path, seconds: float) -> None:
     emu.spread = True
+    text = cfg.read_text(encoding="utf-8")
+    configs = [cfg]
+    for i in (2,):  # each process serves HTTP on its own port
+        other = cfg.with_name(f"config-{i}.toml")
+        other.write_text(re.sub(r"port = \d+", f"port = {free_port()}", text), encoding="utf-8")
+        configs.append(other)
     for n in (1, 2):
         procs = []
         for i in range(n):
-            proc, _ = await start(emu, [sys.executable, "-m", "bot", "-c", str(cfg), "run"], i + 1)
+            proc, _ = await start(emu, [sys.executable, "-m", "bot", "-c", str(configs[i]), "run"], i + 1)
             procs.append(proc)
         rate, times = await users.closed(seconds)
         print(line(f"  ours, {n} process{'es' if n > 1 else ''}", rate, times))

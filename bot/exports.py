@@ -17,9 +17,9 @@ async def send_export(msg: Incoming, ctx: Context, data: bytes, name: str, what:
         media_id = await ctx.services.api.upload_media(data, name, "file")
     except DingTalkError as e:
         log.warning("upload of %s failed: %s", name, e)
-        return Reply("message.md.j2", {"text": "文件上传钉钉失败，请稍后再试。"}, outcome="error")
+        return Reply("export_sent.md.j2", {"failed": True}, outcome="error")
     async with ctx.db.write() as session:
         await enqueue(session, dedup_key=f"export:{msg.msg_id}:{msg.user_id}", kind="export.file",
                       recipient=user_recipient(msg.user_id), msg_key="sampleFile",
                       param={"mediaId": media_id, "fileName": name, "fileType": "xlsx"})
-    return Reply("message.md.j2", {"text": f"{what}已生成，文件马上发到{'单聊' if msg.is_group else '这里'}。"})
+    return Reply("export_sent.md.j2", {"failed": False, "what": what, "group": msg.is_group})

@@ -34,10 +34,6 @@ _WORKDAYS = re.compile(r"^(\d{1,3})\s*(个)?(工作日|天|日)?$")
 DEADLINE_YEARS = 3  # a deadline or an extension from chat lies at most this many years ahead
 
 
-def text_reply(text: str, outcome: str = "ok") -> Reply:
-    return Reply("message.md.j2", {"text": text}, outcome=outcome)
-
-
 def status(kind: str, outcome: str = "ok", **data: Any) -> Reply:
     """A short 整改 answer: one of the kinds of rectification_status.md.j2."""
     return Reply("rectification_status.md.j2", {"kind": kind, **data}, outcome=outcome)

@@ -14,12 +14,6 @@ from models.base import table_of, utcnow
 from models.staffing.persons import Person
 
 
-def add_person(session: AsyncSession, *, values: dict[str, Any]) -> Person:
-    person = Person(**values)
-    session.add(person)
-    return person
-
-
 def update_person(session: AsyncSession, *, person: Person, changes: dict[str, Any]) -> None:
     """Only the changed fields; `imported_at` says when the snapshot last changed this person."""
     for key, value in changes.items():

@@ -6,6 +6,7 @@ push exists if and only if the change does. The dedup key is `kind:key:recipient
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -44,3 +45,12 @@ async def notify_users(
             msg_key=msg_key, param=param, due_at=due_at, expires_at=expires_at, mergeable=mergeable,
         )
     return added
+
+
+def bound(renderer: Renderer) -> Callable[..., Awaitable[int]]:
+    """`notify_users` with `renderer` bound: what a model's announcement takes as its `notify`."""
+
+    async def notify(session: AsyncSession, **kw: Any) -> int:
+        return await notify_users(session, renderer, **kw)
+
+    return notify

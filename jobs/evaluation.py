@@ -4,23 +4,21 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.context import Services
-from bot.notify import notification_rows, notify_users
+from bot.notify import bound, notification_rows, notify_users
 from models.accounts.roles import Role
 from models.accounts.tables import accounts_with_role, people_by_unit
 from models.base import to_local
-from models.evaluation import ops, rounds, watch
+from models.evaluation import announce, ops, rounds, watch
 from models.evaluation.rules import EvaluationRules, assign_tiers, movement
 from models.evaluation.scoring import UnitResult, score_year
 from models.outbox import enqueue_many
 from models.rectification.rules import deliver_at, ladder_slots, local_today
-from models.staffing.units import Unit
-from models.staffing.watchlist import SOURCE_LABELS, WatchEntry
 
 log = logging.getLogger(__name__)
 CATCH_UP_WORKDAYS = 5  # a 通报 missed on the first working day still goes out within this many working days
@@ -85,56 +83,12 @@ async def monthly_report(services: Services, now: datetime | None = None) -> int
 
 
 async def announce_annual(services: Services, year: int, now: datetime | None = None) -> dict[str, Any] | None:
-    """年度定级 and its consequences: 约谈 tasks to the office, 黑名单 to the leaders, 不达标 units onto
-    the 异常名录 (each told). Idempotent: a second run reports the stored result."""
+    """年度定级 of `year` in its own transaction (the January run)."""
     now = now or services.clock()
-    cal, rules = await services.calendar(), evaluation_rules(services)
-    due = deliver_at(cal, now, services.rules)
-    async with services.db.write() as session:
-        results = await score_year(session, year, date(year, 12, 31), cal, rules)
-        if not results:
-            return None
-        outcome = await ops.finalize_year(session, year, results, rules, now)
-        names = {r.unit_id: r.name for r in results}
-        data: dict[str, Any] = {
-            "year": year, "new": outcome.new,
-            "counts": {t: sum(v == t for v in outcome.tiers.values()) for t in ("优秀", "良好", "达标", "不达标")},
-            "bottom": [names[u] for u in sorted(outcome.bottom, key=lambda u: names[u])],
-            "failing": [names[u] for u in outcome.failing],
-            "interviews": [names[u] for u in outcome.interviews],
-            "blacklisted": [names[u] for u in outcome.blacklisted],
-        }
-        if not outcome.new:
-            return data
-        office = await _users(session, Role.OFFICE_STAFF) + await _users(session, Role.OFFICE_LEADER)
-        if outcome.interviews:
-            await notify_users(session, services.renderer, kind="evaluation.interview", key=str(year), user_ids=office,
-                               template="evaluation_interview_task.md.j2", data=data, due_at=due)
-        if outcome.blacklisted:
-            await notify_users(session, services.renderer, kind="evaluation.blacklist", key=str(year),
-                               user_ids=await _users(session, Role.OFFICE_LEADER),
-                               template="evaluation_blacklist.md.j2", data=data, due_at=due)
-        if rules.watch_failing:
-            for unit_id in outcome.failing:
-                entry = await watch.enter(session, unit_id, "tier", f"{year} 年度考评不达标", local_today(now))
-                if entry is not None:
-                    await tell_watch(session, services, entry, entered=True, now=now)
-    return data
-
-
-async def tell_watch(session: AsyncSession, services: Services, entry: WatchEntry, *, entered: bool,
-                     now: datetime) -> None:
-    """An entry to or exit from the 异常名录, told to the unit (contacts and leaders)."""
-    unit = await session.get(Unit, entry.unit_id)
-    people = await people_by_unit(session)
-    users = people.get(Role.UNIT_CONTACT, {}).get(entry.unit_id, []) + people.get(Role.UNIT_LEADER, {}).get(
-        entry.unit_id, [])
-    data = {"unit": unit.name if unit else "", "entered": entered, "source": SOURCE_LABELS.get(entry.source, ""),
-            "reason": entry.reason if entered else entry.exit_reason}
     cal = await services.calendar()
-    await notify_users(session, services.renderer, kind=f"watchlist.{'enter' if entered else 'leave'}",
-                       key=str(entry.id), user_ids=users, template="watch_notice.md.j2", data=data,
-                       due_at=deliver_at(cal, now, services.rules))
+    async with services.db.write() as session:
+        return await announce.announce_annual(session, year=year, now=now, cal=cal, rules=evaluation_rules(services),
+                                              due=deliver_at(cal, now, services.rules), notify=bound(services.renderer))
 
 
 async def daily(services: Services, now: datetime | None = None) -> int:
@@ -146,7 +100,7 @@ async def daily(services: Services, now: datetime | None = None) -> int:
     sent = 0
     async with services.db.write() as session:
         for entry in await watch.scan(session, today, rules):  # any day; the outbox holds the message
-            await tell_watch(session, services, entry, entered=True, now=now)
+            await announce.tell_watch(session, entry=entry, entered=True, due=due, notify=bound(services.renderer))
             sent += 1
         if not cal.is_workday(today):
             return sent

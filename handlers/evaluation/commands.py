@@ -7,13 +7,15 @@ from datetime import date, datetime
 
 from bot.context import Context, Incoming, Reply
 from bot.files import keep_attachments
+from bot.notify import bound
 from bot.router import ATTACHMENT_WINDOW, Command, Handler, Router
 from handlers.evaluation.common import bands, note, one_unit, rules_of, score, today_of, unit_view, usage
-from jobs.evaluation import announce_annual
 from models.accounts.roles import Right
 from models.evaluation import ops
+from models.evaluation.announce import announce_annual
 from models.evaluation.rules import movement
 from models.evaluation.scoring import latest_self
+from models.rectification.rules import deliver_at
 from models.staffing.watchlist import watched_unit_ids
 
 ATTACH_MINUTES = int(ATTACHMENT_WINDOW.total_seconds() // 60)
@@ -191,7 +193,11 @@ async def finalize(msg: Incoming, ctx: Context) -> Reply:
     m = _YEAR.match(ctx.args.strip())
     if not m:
         return usage("请写上年份。", "年度定级 年份", "年度定级 2027")
-    outcome = await announce_annual(ctx.services, int(m.group(1)))
+    services = ctx.services
+    now, cal = services.clock(), await services.calendar()
+    async with ctx.db.write() as session:
+        outcome = await announce_annual(session, year=int(m.group(1)), now=now, cal=cal, rules=rules_of(services),
+                                        due=deliver_at(cal, now, services.rules), notify=bound(services.renderer))
     if outcome is None:
         return note("no_indicators", "invalid")
     return Reply("evaluation_annual.md.j2", outcome)

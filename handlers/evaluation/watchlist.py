@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 
 from bot.context import Context, Incoming, Reply
+from bot.notify import bound
 from bot.router import Command, Router
 from handlers.evaluation.common import note, one_unit, today_of, usage
-from jobs.evaluation import tell_watch
 from models.accounts.roles import Right
 from models.evaluation import watch
+from models.evaluation.announce import tell_watch
+from models.rectification.rules import deliver_at
 from models.staffing.queries import unit_by_id
 from models.staffing.watchlist import BY_OFFICE, SOURCE_LABELS, open_entries
 
@@ -46,7 +48,9 @@ async def watchlist(msg: Incoming, ctx: Context) -> Reply:
                                       ctx.account.id)
         if entry is None:
             return note("watch_unchanged", "invalid", unit=unit.name, entered=action == "加入")
-        await tell_watch(session, ctx.services, entry, entered=action == "加入", now=now)
+        cal = await ctx.services.calendar()
+        await tell_watch(session, entry=entry, entered=action == "加入", due=deliver_at(cal, now, ctx.services.rules),
+                         notify=bound(ctx.services.renderer))
     return note("watch_changed", unit=unit.name, entered=action == "加入")
 
 

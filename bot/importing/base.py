@@ -104,7 +104,7 @@ def parse_columns(row: Row, columns: tuple[Column, ...], errors: ErrorLog) -> di
     """Values of the columns present in the file; absent columns are left out (kept as stored)."""
     values: dict[str, Any] = {}
     for col in columns:
-        if col.header in row.cells:
+        if row.has(col.header):
             values[col.attr] = errors.cell(row, col.header, col.parse, required=col.required,
                                            default=col.default)
     return values

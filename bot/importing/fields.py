@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import re
 import unicodedata
 from collections.abc import Callable
@@ -229,7 +230,7 @@ ID_CHECK_CHARS = "10X98765432"  # indexed by (Σ digit × weight) mod 11
 
 def id_check_char(prefix17: str) -> str:
     """The check character (0-9 or X) of the first 17 digits."""
-    return ID_CHECK_CHARS[sum(int(ch) * w for ch, w in zip(prefix17, ID_WEIGHTS, strict=True)) % 11]
+    return ID_CHECK_CHARS[sum(map(operator.mul, map(int, prefix17), ID_WEIGHTS)) % 11]
 
 
 def id_birth(id_number: str) -> date:

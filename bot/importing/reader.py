@@ -57,6 +57,10 @@ class Row:
         i = self._index.get(header)
         return "" if i is None else self._values[i]
 
+    def has(self, header: str) -> bool:
+        """True when the file (or the API item) has this column at all, blank or not."""
+        return header in self._index
+
     def __repr__(self) -> str:
         return f"Row({self.number}, {dict(self.cells)!r})"
 

@@ -132,7 +132,7 @@ NaturalKey = tuple[int, str, date]
 
 async def load(db: Database, rows: list[Row], job: ImportJob) -> None:
     """Validate every row, resolve units and numbers, then write all problems in one transaction."""
-    if rows and not any(DEADLINE in row.cells or WORKDAYS in row.cells for row in rows):
+    if rows and not any(row.has(DEADLINE) or row.has(WORKDAYS) for row in rows):
         raise ImportRejected([f"缺少列：{DEADLINE}（日期）或{WORKDAYS}（工作日数），须有其一"])
     cal = await load_calendar(db)
     errors = job.errors

@@ -14,7 +14,6 @@ import random
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -26,38 +25,15 @@ from bot.outbox import OutboxWorker
 from models import OutboxMessage
 from models.base import utcnow
 from models.outbox import CANCELLED, EXPIRED, FAILED, PENDING, SENDING, SENT
-from tests.bot.outbox_harness import PG_URL as HARNESS_PG_URL
 from tests.bot.outbox_harness import (
     Cluster,
     Disruption,
     OutboxDB,
     check,
-    create_postgres_db,
     dedup_key,
     user,
     wait_until,
 )
-
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-
-
-@pytest.fixture(params=BACKENDS)
-async def shared_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[OutboxDB]:
-    """An empty database the test and its bot processes share: a SQLite file, or a PostgreSQL
-    database of its own (created beside BOT_TEST_POSTGRES_URL's, dropped afterwards)."""
-    drop: Any = None
-    if request.param == "postgres":
-        if not HARNESS_PG_URL:
-            pytest.skip("PostgreSQL tests need BOT_TEST_POSTGRES_URL (set by .ci/run)")
-        url, drop = await create_postgres_db(HARNESS_PG_URL)
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'outbox.db'}"
-    odb = OutboxDB(url)
-    await odb.setup()
-    yield odb
-    await odb.close()
-    if drop is not None:
-        await drop()
 
 
 @pytest.fixture

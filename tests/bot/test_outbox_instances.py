@@ -16,7 +16,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -29,27 +28,10 @@ from bot.emulator import Emulator, Fault
 from bot.outbox import COUNTERS, OutboxWorker
 from models.base import utcnow
 from models.outbox import PENDING, SENDING, SENT, UNKNOWN
-from tests.bot.outbox_harness import PG_URL, OutboxDB, create_postgres_db, user, wait_until
+from tests.bot.outbox_harness import OutboxDB, user, wait_until
 
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 SKEW = timedelta(minutes=1)
 
-
-@pytest.fixture(params=BACKENDS)
-async def shared_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[OutboxDB]:
-    drop: Any = None
-    if request.param == "postgres":
-        if not PG_URL:
-            pytest.skip("PostgreSQL tests need BOT_TEST_POSTGRES_URL (set by .ci/run)")
-        url, drop = await create_postgres_db(PG_URL)
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'outbox.db'}"
-    odb = OutboxDB(url)
-    await odb.setup()
-    yield odb
-    await odb.close()
-    if drop is not None:
-        await drop()
 
 
 @pytest.fixture

@@ -28,7 +28,8 @@ Handler = Callable[[Incoming, Any], Awaitable[Reply]]
 # within ATTACHMENT_WINDOW: each capability claims them with the time of its record and the handler
 # that files them there (None when it has no such record); the newest claim wins.
 AttachmentClaim = Callable[[Incoming, Any], Awaitable[tuple[datetime, Handler] | None]]
-ATTACHMENT_WINDOW = timedelta(minutes=30)
+ATTACHMENT_MINUTES = 30
+ATTACHMENT_WINDOW = timedelta(minutes=ATTACHMENT_MINUTES)
 
 _MENTION = re.compile(r"^(?:@\S+\s*)+")
 _SPACES = re.compile(r"\s+")

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from bot.context import Context, Incoming, Reply
 from bot.files import keep_attachments
 from bot.notify import bound
-from bot.router import ATTACHMENT_WINDOW, Command, Handler, Router
+from bot.router import ATTACHMENT_MINUTES, ATTACHMENT_WINDOW, Command, Handler, Router
 from handlers.evaluation.common import bands, note, one_unit, rules_of, score, today_of, unit_view, usage
 from models.accounts.roles import Right
 from models.evaluation import ops
@@ -18,7 +18,6 @@ from models.evaluation.scoring import latest_self
 from models.rectification.rules import deliver_at
 from models.staffing.watchlist import watched_unit_ids
 
-ATTACH_MINUTES = int(ATTACHMENT_WINDOW.total_seconds() // 60)
 _YEAR = re.compile(r"^(\d{4})\s*年?$")
 SCORE_USAGE = "评分 单位 指标 分数 依据"
 SCORE_EXAMPLE = "评分 教育局 群众满意度 8.5 第三方问卷调查结果"
@@ -138,7 +137,7 @@ async def self_assess(msg: Incoming, ctx: Context) -> Reply:
         await ops.add_self_assessment(session, year=today_of(ctx.services).year, unit_id=ctx.unit.id,  # type: ignore[arg-type]
                                       score=points, text=parts[1].strip()[:2000], account_id=ctx.account.id,
                                       actor_user_id=ctx.account.user_id)
-    return note("self_saved", score=points, minutes=ATTACH_MINUTES)
+    return note("self_saved", score=points, minutes=ATTACHMENT_MINUTES)
 
 
 async def claim_attachment(msg: Incoming, ctx: Context) -> tuple[datetime, Handler] | None:

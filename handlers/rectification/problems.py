@@ -10,7 +10,7 @@ from bot.context import Button, Context, Incoming, Reply
 from bot.dialogue import Flow, Invalid, Step
 from bot.files import keep_attachments
 from bot.importing.fields import explain, parse_date, years_after
-from bot.router import ATTACHMENT_WINDOW, Command, Handler, Router
+from bot.router import ATTACHMENT_MINUTES, ATTACHMENT_WINDOW, Command, Handler, Router
 from handlers.rectification.common import (
     DEADLINE_YEARS,
     not_found,
@@ -38,7 +38,6 @@ from models.rectification.rules import deadline_text, local_today
 from models.rectification.tables import CLOSED, IN_REVIEW
 
 log = logging.getLogger(__name__)
-ATTACH_MINUTES = int(ATTACHMENT_WINDOW.total_seconds() // 60)  # files sent this soon after a report join it
 
 
 async def my_problems(msg: Incoming, ctx: Context) -> Reply:
@@ -75,7 +74,7 @@ async def report_rectification(msg: Incoming, ctx: Context) -> Reply:
         await push(session, ctx, kind="problem.reported", key=f"{problem.id}:{problem.revision}:{msg.msg_id}",
                    users=await office_people(session), template="problem_reported.md.j2", data=data,
                    buttons=[Button("销号", f"销号 {problem.number}"), Button("查看详情", f"问题 {problem.number}")])
-    return status("reported", number=problem.number, minutes=ATTACH_MINUTES)
+    return status("reported", number=problem.number, minutes=ATTACHMENT_MINUTES)
 
 
 async def claim_attachment(msg: Incoming, ctx: Context) -> tuple[datetime, Handler] | None:

@@ -7,11 +7,12 @@ The kinds are business: each capability defines its `SPEC` (bot.importing.base.K
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from bot.db import Database
 from bot.importing.base import ImportJob, ImportRejected, ImportResult, KindSpec, drop_duplicates
-from bot.importing.reader import read_table
+from bot.importing.reader import Row, read_table
 
 KINDS: dict[str, KindSpec] = {}
 
@@ -51,11 +52,26 @@ async def import_file(db: Database, kind: str, path: Path, *, actor_user_id: str
     extra = [h for h in table.headers if h not in spec.headers]
     if extra:
         warnings.append(f"已忽略无法识别的列：{'、'.join(extra)}")
-    if not table.rows:
-        warnings.append("文件中没有数据行")
     job = ImportJob(kind=spec.kind, label=spec.label, entity=spec.entity, source=path.name,
                     actor_user_id=actor_user_id)
-    rows = drop_duplicates(table.rows, spec.keys, job.errors)  # the kind checks the rest of each file
-    await spec.load(db, rows, job)
+    counted = _Counted(table.rows)
+    if spec.streamed:
+        await spec.load(db, counted, job)
+    else:  # the kind checks the rest of each file
+        await spec.load(db, list(drop_duplicates(counted, spec.keys, job.errors)), job)
+    if not counted.count:
+        warnings.append("文件中没有数据行")
     job.result.warnings = warnings + job.result.warnings
     return job.result
+
+
+class _Counted(Iterator[Row]):
+    """The file's rows, counted as they are read."""
+
+    def __init__(self, rows: Iterator[Row]) -> None:
+        self.rows, self.count = rows, 0
+
+    def __next__(self) -> Row:
+        row = next(self.rows)
+        self.count += 1
+        return row

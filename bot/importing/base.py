@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -113,13 +113,11 @@ def parse_columns(row: Row, columns: tuple[Column, ...], errors: ErrorLog) -> di
 DUPLICATES_SHOWN = 10
 
 
-def drop_duplicates(rows: list[Row], keys: tuple[tuple[str, ...], ...], errors: ErrorLog) -> list[Row]:
-    """The rows that do not repeat an earlier row's key, found in one pass over the file (a dict
-    per key, so time stays linear however many copies there are). The first DUPLICATES_SHOWN
-    repeats are logged as `第N行 列名: 与第M行重复`, then one line with the count. Rows with a
-    blank key cell are left to the kind's own checks."""
-    unique: list[Row] = []
-    count = 0
+def drop_duplicates(rows: Iterable[Row], keys: tuple[tuple[str, ...], ...], errors: ErrorLog) -> Iterator[Row]:
+    """The rows that do not repeat an earlier row's key, as they come (a dict per key, so time stays
+    linear however many copies there are). Repeats are logged by `DuplicateLog`. Rows with a blank
+    key cell are left to the kind's own checks."""
+    repeats = DuplicateLog(errors)
     seen: list[dict[tuple[str, ...], int]] = [{} for _ in keys]
     for row in rows:
         repeat = None
@@ -130,14 +128,26 @@ def drop_duplicates(rows: list[Row], keys: tuple[tuple[str, ...], ...], errors: 
                 if earlier != row.number and repeat is None:
                     repeat = (key, earlier)
         if repeat is None:
-            unique.append(row)
-            continue
-        count += 1
-        if count <= DUPLICATES_SHOWN:
-            errors.add(row.number, "+".join(repeat[0]), f"与第{repeat[1]}行重复")
-    if count > DUPLICATES_SHOWN:
-        errors.note(f"……共 {count} 行与前面的行重复（只列出前 {DUPLICATES_SHOWN} 行）")
-    return unique
+            yield row
+        else:
+            repeats.add(row.number, "+".join(repeat[0]), repeat[1])
+    repeats.close()
+
+
+class DuplicateLog:
+    """Logs the first DUPLICATES_SHOWN repeats as `第N行 列名: 与第M行重复`, then one line with the count."""
+
+    def __init__(self, errors: ErrorLog) -> None:
+        self.errors, self.count = errors, 0
+
+    def add(self, row: int, column: str, earlier: int) -> None:
+        self.count += 1
+        if self.count <= DUPLICATES_SHOWN:
+            self.errors.add(row, column, f"与第{earlier}行重复")
+
+    def close(self) -> None:
+        if self.count > DUPLICATES_SHOWN:
+            self.errors.note(f"……共 {self.count} 行与前面的行重复（只列出前 {DUPLICATES_SHOWN} 行）")
 
 
 def first_seen(errors: ErrorLog, seen: dict[Any, int], key: Any, row: int, column: str) -> None:
@@ -197,7 +207,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-Loader = Callable[["Database", list["Row"], ImportJob], Awaitable[None]]
+Loader = Callable[["Database", Iterable["Row"], ImportJob], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -210,4 +220,7 @@ class KindSpec:
     headers: tuple[str, ...]
     required: tuple[str, ...]
     load: Loader
-    keys: tuple[tuple[str, ...], ...] = ()  # header groups unique within a file (see duplicate_lines)
+    keys: tuple[tuple[str, ...], ...] = ()  # header groups unique within a file (see drop_duplicates)
+    # True: `load` walks the rows once as they are read and checks `keys` itself (with DuplicateLog),
+    # so a file of a million rows is never held whole; False: it gets a list without the repeats.
+    streamed: bool = False

@@ -26,6 +26,7 @@ _FULLWIDTH.update(dict.fromkeys([0x0000, *range(0xD800, 0xE000)]))
 
 Cell = Any  # str, or an XLSX value: int, float, bool, date, datetime
 FORMULA_ERRORS_SHOWN = 20
+SHARED_MAX = 100_000  # distinct short values pooled at once (a pool of every 身份证号 would be the file again)
 
 
 class Formula(str):
@@ -86,8 +87,11 @@ class _Cells(Mapping[str, Cell]):
 
 @dataclass
 class Table:
+    """The headers, and the data rows as they are read: `rows` can be walked once, and raises
+    ImportRejected at its end when the file holds formula cells (so a file is never held whole)."""
+
     headers: list[str]
-    rows: list[Row]
+    rows: Iterator[Row]
 
 
 def clean_text(text: str) -> str:
@@ -130,7 +134,7 @@ def read_table(path: Path) -> Table:
 
 
 def _to_table(records: Iterable[tuple[int, list[Any]]]) -> Table:
-    """Rows from (row number, raw values) records, consumed one by one (the file is never held twice)."""
+    """The header now; the rows from the remaining (row number, raw values) records as they are read."""
     records = iter(records)
     first = next(records, None)
     if first is None:
@@ -142,7 +146,11 @@ def _to_table(records: Iterable[tuple[int, list[Any]]]) -> Table:
         raise ImportRejected([f"第{header_no}行 表头: 列名重复：{'、'.join(dup)}"])
     positions = [i for i, h in enumerate(headers) if h]
     index = {headers[i]: n for n, i in enumerate(positions)}
-    rows: list[Row] = []
+    return Table([h for h in headers if h], _rows(records, positions, index))
+
+
+def _rows(records: Iterator[tuple[int, list[Any]]], positions: list[int], index: dict[str, int]) -> Iterator[Row]:
+    """The non-empty rows; formula cells are collected and refused once the file has been read."""
     formulas: list[str] = []
     shared: dict[Cell, Cell] = {}  # one object per repeated short value (unit names, types, stages, dates)
     for number, raw in records:
@@ -151,11 +159,12 @@ def _to_table(records: Iterable[tuple[int, list[Any]]]) -> Table:
             formulas += [f"第{number}行 {h}: 单元格是公式（{v[:30]}），请改为文本或数值后再导入"
                          for h, v in zip(index, values, strict=True) if isinstance(v, Formula)]
         if not all(is_blank(v) for v in values):
-            rows.append(Row(number, index=index, values=values))
+            yield Row(number, index=index, values=values)
+        if len(shared) > SHARED_MAX:
+            shared.clear()
     if formulas:
         more = [f"……共 {len(formulas)} 个公式单元格"] if len(formulas) > FORMULA_ERRORS_SHOWN else []
         raise ImportRejected(formulas[:FORMULA_ERRORS_SHOWN] + more)
-    return Table([h for h in headers if h], rows)
 
 
 def _shared(pool: dict[Cell, Cell], value: Cell) -> Cell:
@@ -195,7 +204,8 @@ def _csv_records(path: Path) -> Iterator[tuple[int, list[Any]]]:
 _UNREADABLE = "无法读取 Excel 文件：文件已损坏，或不是 .xlsx 格式。请在 Excel 中另存为 .xlsx 或 CSV 后再导入"
 
 
-def _xlsx_records(path: Path) -> list[tuple[int, list[Any]]]:
+def _xlsx_records(path: Path) -> Iterator[tuple[int, list[Any]]]:
+    """The first sheet's records, read as they are needed (openpyxl's read-only mode streams the sheet)."""
     from openpyxl import load_workbook
 
     try:
@@ -205,13 +215,18 @@ def _xlsx_records(path: Path) -> list[tuple[int, list[Any]]]:
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
         raise ImportRejected([_UNREADABLE]) from exc
     try:
-        ws = wb.worksheets[0]
-        rows = [(i, [_xlsx_value(c) for c in cells]) for i, cells in enumerate(ws.iter_rows(), start=1)]
-    except Exception as exc:  # a damaged sheet can fail while it is read, too
-        raise ImportRejected([_UNREADABLE]) from exc
+        rows = ((i, [_xlsx_value(c) for c in cells]) for i, cells in enumerate(wb.worksheets[0].iter_rows(), start=1))
+        yield from _drop_leading_blank(_unreadable_as_rejected(rows))
     finally:
         wb.close()
-    return list(_drop_leading_blank(rows))
+
+
+def _unreadable_as_rejected(rows: Iterator[tuple[int, list[Any]]]) -> Iterator[tuple[int, list[Any]]]:
+    """A damaged sheet can fail while it is read, too."""
+    try:
+        yield from rows
+    except Exception as exc:
+        raise ImportRejected([_UNREADABLE]) from exc
 
 
 def _xlsx_value(cell: Any) -> Any:

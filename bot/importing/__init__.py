@@ -9,9 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 from bot.db import Database
-from bot.importing.base import ImportJob, ImportRejected, ImportResult, KindSpec, drop_duplicates
+from bot.importing.base import (
+    ImportJob,
+    ImportRejected,
+    ImportResult,
+    KindSpec,
+    ListLoader,
+    StreamLoader,
+    drop_duplicates,
+)
 from bot.importing.reader import Row, read_table
 
 KINDS: dict[str, KindSpec] = {}
@@ -56,9 +65,9 @@ async def import_file(db: Database, kind: str, path: Path, *, actor_user_id: str
                     actor_user_id=actor_user_id)
     counted = _Counted(table.rows)
     if spec.streamed:
-        await spec.load(db, counted, job)
+        await cast(StreamLoader, spec.load)(db, counted, job)
     else:  # the kind checks the rest of each file
-        await spec.load(db, list(drop_duplicates(counted, spec.keys, job.errors)), job)
+        await cast(ListLoader, spec.load)(db, list(drop_duplicates(counted, spec.keys, job.errors)), job)
     if not counted.count:
         warnings.append("文件中没有数据行")
     job.result.warnings = warnings + job.result.warnings

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from bot.importing.reader import Row
 
 DETAIL_MAX = 4000
+ERRORS_KEPT = 1000
 
 
 class ImportRejected(Exception):
@@ -51,9 +53,18 @@ class ErrorLog:
     def __init__(self) -> None:
         self._items: list[tuple[int, int, str]] = []
         self._notes: list[str] = []
+        self._dropped = 0  # lines beyond ERRORS_KEPT: counted, not kept (a file of bad rows stays small)
 
     def add(self, row: int, column: str, reason: str) -> None:
+        if len(self._items) >= ERRORS_KEPT:
+            self._dropped += 1
+            return
         self._items.append((row, len(self._items), f"第{row}行 {column}: {reason}"))
+
+    @property
+    def count(self) -> int:
+        """How many row problems were found so far (kept or not)."""
+        return len(self._items) + self._dropped
 
     def note(self, text: str) -> None:
         """A line about the whole file, listed after the rows' lines."""
@@ -61,7 +72,8 @@ class ErrorLog:
 
     @property
     def lines(self) -> list[str]:
-        return [text for _, _, text in sorted(self._items)] + self._notes
+        more = [f"……另有 {self._dropped} 处问题未列出（只列出前 {ERRORS_KEPT} 处）"] if self._dropped else []
+        return [text for _, _, text in sorted(self._items)] + more + self._notes
 
     def __bool__(self) -> bool:
         return bool(self._items or self._notes)
@@ -73,15 +85,19 @@ class ErrorLog:
     def cell(self, row: Row, column: str, parse: Callable[[Any], Any], *, required: bool = False,
              default: Any = None) -> Any:
         """Parse one cell; a blank or bad cell is logged and gives `default`."""
-        raw = row.get(column)
-        if is_blank(raw):
+        return self.value(row.number, row.get(column), column, parse, required=required, default=default)
+
+    def value(self, row: int, raw: Any, column: str, parse: Callable[[Any], Any], *, required: bool = False,
+              default: Any = None) -> Any:
+        """Parse the value `raw` of a cell; a blank or bad cell is logged and gives `default`."""
+        if raw is None or raw == "" or (isinstance(raw, str) and raw.isspace()):
             if required:
-                self.add(row.number, column, "不能为空")
+                self.add(row, column, "不能为空")
             return default
         try:
             return parse(raw)
         except ValueError as exc:
-            self.add(row.number, column, str(exc))
+            self.add(row, column, str(exc))
             return default
 
 
@@ -103,14 +119,77 @@ class Column:
 def parse_columns(row: Row, columns: tuple[Column, ...], errors: ErrorLog) -> dict[str, Any]:
     """Values of the columns present in the file; absent columns are left out (kept as stored)."""
     values: dict[str, Any] = {}
-    for col in columns:
-        if row.has(col.header):
-            values[col.attr] = errors.cell(row, col.header, col.parse, required=col.required,
-                                           default=col.default)
+    cells = row.positional()
+    for col, position in row.present(columns, _header):  # ErrorLog.value, inlined: the loop of every import
+        raw = cells[position]
+        if raw is None or raw == "" or (isinstance(raw, str) and raw.isspace()):
+            if col.required:
+                errors.add(row.number, col.header, "不能为空")
+            values[col.attr] = col.default
+            continue
+        try:
+            values[col.attr] = col.parse(raw)
+        except ValueError as exc:
+            errors.add(row.number, col.header, str(exc))
+            values[col.attr] = col.default
     return values
 
 
+def _header(column: Column) -> str:
+    return column.header
+
+
 DUPLICATES_SHOWN = 10
+
+
+class Overlap:
+    """One write at a time in the background while the caller checks the next chunk: the database
+    (SQLite's thread, PostgreSQL's server) works on one core while Python parses on the other.
+    `async with Overlap() as overlap: await overlap.submit(write(chunk))`; leaving waits for the last
+    write (also on an error, so the session is idle before the transaction rolls back)."""
+
+    def __init__(self) -> None:
+        self._task: asyncio.Future[None] | None = None
+
+    async def submit(self, write: Coroutine[Any, Any, None]) -> None:
+        await self.wait()
+        self._task = asyncio.ensure_future(write)
+        await asyncio.sleep(0)  # let it start
+
+    async def wait(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            await task
+
+    async def __aenter__(self) -> Overlap:
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is None:
+            await self.wait()
+        elif self._task is not None:  # an error already propagates: the write's own outcome is moot
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
+YIELD_EVERY = 500  # rows checked between two yields to the event loop (other users are being served)
+
+
+async def breathe(done: int) -> None:
+    """Yield to the event loop every YIELD_EVERY rows of a long check."""
+    if done % YIELD_EVERY == 0:
+        await asyncio.sleep(0)
+
+
+def batched(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
+    """The rows in lists of `size` (the last one shorter), as they are read."""
+    chunk: list[Row] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def drop_duplicates(rows: Iterable[Row], keys: tuple[tuple[str, ...], ...], errors: ErrorLog) -> Iterator[Row]:
@@ -207,7 +286,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
-Loader = Callable[["Database", Iterable["Row"], ImportJob], Awaitable[None]]
+# A kind's load gets a list of the rows, or (KindSpec.streamed) the rows as they are read.
+ListLoader = Callable[["Database", list["Row"], ImportJob], Awaitable[None]]
+StreamLoader = Callable[["Database", Iterable["Row"], ImportJob], Awaitable[None]]
+Loader = ListLoader | StreamLoader
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,8 @@ def explain(what: str, raw: str, error: ValueError) -> str:
 
 def as_text(value: Any) -> str:
     """Any cell as trimmed text; a whole-number float loses its `.0`."""
+    if type(value) is str:  # most cells
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -228,9 +230,12 @@ ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK_CHARS = "10X98765432"  # indexed by (Σ digit × weight) mod 11
 
 
+_ZERO_WEIGHT = ord("0") * sum(ID_WEIGHTS)
+
+
 def id_check_char(prefix17: str) -> str:
-    """The check character (0-9 or X) of the first 17 digits."""
-    return ID_CHECK_CHARS[sum(map(operator.mul, map(int, prefix17), ID_WEIGHTS)) % 11]
+    """The check character (0-9 or X) of the first 17 digits (ASCII codes, less "0" once for all digits)."""
+    return ID_CHECK_CHARS[(sum(map(operator.mul, prefix17.encode(), ID_WEIGHTS)) - _ZERO_WEIGHT) % 11]
 
 
 def id_birth(id_number: str) -> date:

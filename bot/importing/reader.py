@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import codecs
 import csv
-from collections.abc import Iterable, Iterator, Mapping
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.importing.base import ImportRejected, is_blank
 
@@ -24,13 +25,34 @@ _FULLWIDTH.update({0x3000: " ", 0x00A0: " ", 0x200B: None, 0x200C: None, 0x200D:
 # NUL (PostgreSQL cannot store it) and lone surrogates (not encodable as UTF-8) are dropped
 _FULLWIDTH.update(dict.fromkeys([0x0000, *range(0xD800, 0xE000)]))
 
+_TO_MAP = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_FULLWIDTH) if not 0xD800 <= c < 0xE000)
+                     + "\ud800-\udfff]")
+
 Cell = Any  # str, or an XLSX value: int, float, bool, date, datetime
 FORMULA_ERRORS_SHOWN = 20
-SHARED_MAX = 100_000  # distinct short values pooled at once (a pool of every 身份证号 would be the file again)
+SHARED_MAX = 100_000  # distinct non-ASCII texts cleaned once each; more (every name in the file) starts over
 
 
 class Formula(str):
     """The text of an XLSX formula cell: refused, never evaluated nor taken from its cached value."""
+
+
+C = TypeVar("C")
+
+
+class Headers(dict[str, int]):
+    """A file's header → position, shared by its rows, remembering which columns of a kind it has."""
+
+    def __init__(self, positions: dict[str, int]) -> None:
+        super().__init__(positions)
+        self._present: dict[int, tuple[tuple[Any, ...], list[tuple[Any, int]]]] = {}
+
+    def present(self, columns: tuple[C, ...], header: Callable[[C], str]) -> list[tuple[C, int]]:
+        known = self._present.get(id(columns))
+        if known is None or known[0] is not columns:
+            known = (columns, [(c, self[header(c)]) for c in columns if header(c) in self])
+            self._present[id(columns)] = known
+        return known[1]
 
 
 class Row:
@@ -43,11 +65,11 @@ class Row:
     __slots__ = ("_index", "_values", "number")
 
     def __init__(self, number: int, cells: Mapping[str, Cell] | None = None, *,
-                 index: dict[str, int] | None = None, values: tuple[Cell, ...] = ()) -> None:
+                 index: Headers | None = None, values: tuple[Cell, ...] = ()) -> None:
         self.number = number
         if index is None:
             cells = dict(cells or {})
-            index, values = {h: i for i, h in enumerate(cells)}, tuple(cells.values())
+            index, values = Headers({h: i for i, h in enumerate(cells)}), tuple(cells.values())
         self._index, self._values = index, values
 
     @property
@@ -61,6 +83,17 @@ class Row:
     def has(self, header: str) -> bool:
         """True when the file (or the API item) has this column at all, blank or not."""
         return header in self._index
+
+    def present(self, columns: tuple[C, ...], header: Callable[[C], str]) -> list[tuple[C, int]]:
+        """The `columns` this row has, with their positions for `at` (worked out once per file)."""
+        return self._index.present(columns, header)
+
+    def at(self, position: int) -> Cell:
+        return self._values[position]
+
+    def positional(self) -> tuple[Cell, ...]:
+        """The cells in the positions `present` gives."""
+        return self._values
 
     def __repr__(self) -> str:
         return f"Row({self.number}, {dict(self.cells)!r})"
@@ -96,10 +129,14 @@ class Table:
 
 def clean_text(text: str) -> str:
     """Trim and normalise full-width digits, letters and spaces."""
+    if text.isascii() and "\x00" not in text:  # most cells: nothing to translate
+        return text.strip()
     return text.translate(_FULLWIDTH).strip()
 
 
 def clean_cell(value: Any) -> Cell:
+    if type(value) is str:
+        return clean_text(value)
     if value is None:
         return ""
     if isinstance(value, Formula):
@@ -130,10 +167,10 @@ def read_table(path: Path) -> Table:
         raise ImportRejected(["不支持旧版 .xls 文件，请在 Excel 中另存为 .xlsx 或 CSV"])
     else:
         raise ImportRejected([f"不支持的文件类型“{suffix or path.name}”，请使用 .csv 或 .xlsx"])
-    return _to_table(records)
+    return _to_table(records, texts=suffix in CSV_SUFFIXES)
 
 
-def _to_table(records: Iterable[tuple[int, list[Any]]]) -> Table:
+def _to_table(records: Iterable[tuple[int, list[Any]]], *, texts: bool = False) -> Table:
     """The header now; the rows from the remaining (row number, raw values) records as they are read."""
     records = iter(records)
     first = next(records, None)
@@ -145,20 +182,27 @@ def _to_table(records: Iterable[tuple[int, list[Any]]]) -> Table:
     if dup:
         raise ImportRejected([f"第{header_no}行 表头: 列名重复：{'、'.join(dup)}"])
     positions = [i for i, h in enumerate(headers) if h]
-    index = {headers[i]: n for n, i in enumerate(positions)}
-    return Table([h for h in headers if h], _rows(records, positions, index))
+    index = Headers({headers[i]: n for n, i in enumerate(positions)})
+    return Table([h for h in headers if h], _rows(records, positions, index, texts))
 
 
-def _rows(records: Iterator[tuple[int, list[Any]]], positions: list[int], index: dict[str, int]) -> Iterator[Row]:
+def _rows(records: Iterator[tuple[int, list[Any]]], positions: list[int], index: Headers, texts: bool,
+          ) -> Iterator[Row]:
     """The non-empty rows; formula cells are collected and refused once the file has been read."""
     formulas: list[str] = []
-    shared: dict[Cell, Cell] = {}  # one object per repeated short value (unit names, types, stages, dates)
+    shared: dict[str, Cell] = {}
+    width, need = len(positions), positions[-1] + 1 if positions else 0
     for number, raw in records:
-        values = tuple(_shared(shared, clean_cell(raw[i] if i < len(raw) else None)) for i in positions)
-        if any(isinstance(v, Formula) for v in values):
+        if len(raw) < need:  # a short record: its missing cells are blank
+            raw = [*raw, *[""] * (need - len(raw))]
+        if texts:  # CSV: the line is normalised already (_normalised), its cells only need trimming
+            values = tuple([raw[i].strip() for i in positions])
+        else:
+            values = tuple([_clean_shared(shared, raw[i]) for i in positions])
+        if any(type(v) is Formula for v in values):
             formulas += [f"第{number}行 {h}: 单元格是公式（{v[:30]}），请改为文本或数值后再导入"
                          for h, v in zip(index, values, strict=True) if isinstance(v, Formula)]
-        if not all(is_blank(v) for v in values):
+        if values.count("") != width:  # a cleaned blank cell is ""
             yield Row(number, index=index, values=values)
         if len(shared) > SHARED_MAX:
             shared.clear()
@@ -167,10 +211,18 @@ def _rows(records: Iterator[tuple[int, list[Any]]], positions: list[int], index:
         raise ImportRejected(formulas[:FORMULA_ERRORS_SHOWN] + more)
 
 
-def _shared(pool: dict[Cell, Cell], value: Cell) -> Cell:
-    if isinstance(value, str) and len(value) <= 40 and not isinstance(value, Formula):
-        return pool.setdefault(value, value)
-    return value
+def _clean_shared(pool: dict[str, Cell], value: Any) -> Cell:
+    """The cleaned cell; a short non-ASCII text (a unit name, a type, a stage) is cleaned once per file."""
+    if type(value) is not str:
+        return clean_cell(value)
+    if value.isascii() and "\x00" not in value:
+        return value.strip()
+    cleaned = pool.get(value)
+    if cleaned is None:
+        cleaned = clean_text(value)
+        if len(value) <= 40:
+            pool[value] = cleaned
+    return cleaned
 
 
 def _encoding(path: Path) -> str:
@@ -196,9 +248,16 @@ def _csv_records(path: Path) -> Iterator[tuple[int, list[Any]]]:
         f.seek(0)
         delimiter = "\t" if "\t" in first and "," not in first else ","
         try:
-            yield from _drop_leading_blank(enumerate(csv.reader(f, delimiter=delimiter), start=1))
+            yield from _drop_leading_blank(enumerate(csv.reader(_normalised(f), delimiter=delimiter), start=1))
         except csv.Error as exc:
             raise ImportRejected([f"CSV 格式错误：{exc}"]) from exc
+
+
+def _normalised(lines: Iterable[str]) -> Iterator[str]:
+    """The lines of a CSV file with clean_text's character mapping applied (one call per line, not per
+    cell; the mapping leaves the separators alone)."""
+    for line in lines:
+        yield line.translate(_FULLWIDTH) if _TO_MAP.search(line) else line
 
 
 _UNREADABLE = "无法读取 Excel 文件：文件已损坏，或不是 .xlsx 格式。请在 Excel 中另存为 .xlsx 或 CSV 后再导入"

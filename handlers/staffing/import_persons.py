@@ -19,19 +19,25 @@ warnings may have changed: the units in the file and the other units of people a
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy import RowMapping
 
 from bot.db import Database
 from bot.importing.base import (
     DETAIL_MAX,
     Column,
+    DuplicateLog,
     ErrorLog,
     ImportJob,
     ImportResult,
     KindSpec,
+    Overlap,
+    batched,
+    breathe,
     is_blank,
     parse_columns,
 )
@@ -47,7 +53,7 @@ from bot.importing.fields import (
 )
 from bot.importing.reader import Row
 from models.base import LOCAL_TZ, utcnow
-from models.staffing.ops import PersonBatch, add_audit_row, refresh_statistics, remove_person, update_person
+from models.staffing.ops import refresh_statistics
 from models.staffing.persons import (
     KNOWN_STATUSES,
     LEADER_LEVELS,
@@ -55,10 +61,10 @@ from models.staffing.persons import (
     OFF_BOOKS_STATUSES,
     ON_BOOKS_STATUSES,
     STAFFING_TYPES,
-    Person,
 )
-from models.staffing.queries import all_units, persons_of_units, units_holding
+from models.staffing.queries import all_units, units_holding
 from models.staffing.retirement import CATEGORIES, FEMALE, category_of, retirement_month
+from models.staffing.snapshot import SnapshotWriter
 from models.staffing.unit_match import UnitIndex
 
 PERSON_KINDS = ("公务员", "参公", "事业管理", "专业技术", "工勤")
@@ -91,6 +97,11 @@ DEFAULTS: dict[str, Any] = {"category": "", "identity": "", "post": "", "is_lead
 
 Parsed = list[tuple[Row, dict[str, Any]]]
 Key = tuple[int, str]  # (unit_id, id_number)
+KEY = ("所在单位", "身份证号")  # unique within a file, once 所在单位 is resolved (a name and a short name are one unit)
+KEY_COLUMNS = "+".join(KEY)
+CHUNK = 5000  # rows checked and written together
+UNSET = ("", None, False)  # values an added person's audit row leaves out (the defaults)
+UNWRITTEN_KEPT = 10_000  # keys of rows with problems remembered for the repeat check (the file is refused anyway)
 
 
 def units_in_last_import(result: ImportResult) -> set[int]:
@@ -98,27 +109,57 @@ def units_in_last_import(result: ImportResult) -> set[int]:
     return set(getattr(result, "unit_ids", ()) or ())
 
 
-async def load(db: Database, rows: list[Row], job: ImportJob) -> None:
-    """Validate every row, then bring the snapshots of the units in the file to the file's state."""
-    errors = job.errors
-    parsed: Parsed = [(row, parse_columns(row, COLUMNS, errors)) for row in rows]
-    for row, values in parsed:
-        _check_person(row, values, errors)
-    _check_statuses(parsed, job)
-    job.result.unit_ids = set()  # type: ignore[attr-defined]
+async def load(db: Database, rows: Iterable[Row], job: ImportJob) -> None:
+    """Check and write the file a chunk at a time in one transaction; any problem rolls it all back.
+
+    Chunk N is written while chunk N+1 is checked and built (bot.importing.base.Overlap), so chunk N+1 is
+    looked up before chunk N is in the database: the keys of the persons chunk N adds stay in
+    `Snapshot.unwritten` until a lookup can see them."""
+    errors, statuses = job.errors, StatusNotes()
     async with db.write() as session:
         units = UnitIndex(await all_units(session))
-        seen: dict[Key, int] = {}
-        for row, values in parsed:
-            _resolve_units(row, values, units, errors)
-            unit_id, idn = values.get("unit_id"), values.get("id_number")
-            if unit_id is not None and idn:
-                if (unit_id, idn) in seen:
-                    errors.add(row.number, "身份证号", f"与第{seen[unit_id, idn]}行重复（同一单位）")
-                else:
-                    seen[unit_id, idn] = row.number
+        state = Snapshot(job, SnapshotWriter(session, utcnow()), datetime.now(LOCAL_TZ).date())
+        await state.writer.start()
+        async with Overlap() as overlap:
+            waiting: Chunk | None = None  # built, written after the next chunk's lookup
+            writing: Chunk | None = None  # being written while the next chunk is checked and built
+            for rows_ in batched(rows, CHUNK):
+                checked = await _check_chunk(rows_, units, errors, statuses)
+                await overlap.wait()
+                if writing is not None:
+                    writing.visible(state.unwritten)
+                stored = await state.writer.stored(values["id_number"] for _, values, _ in checked)
+                if waiting is not None:
+                    await overlap.submit(waiting.write(state.writer))
+                writing, waiting = waiting, await state.build(checked, stored)
+            if waiting is not None:
+                await overlap.submit(waiting.write(state.writer))
+        for row_number, earlier in state.writer.repeats():
+            state.repeats.add(row_number, KEY_COLUMNS, earlier)
+        state.repeats.close()
+        statuses.warn(job.result.warnings)
         errors.raise_if_any()
-        await _write(session, parsed, job)
+        removed = await _remove_unlisted(state.writer, job)
+        touched = state.writer.unit_ids | state.others | await units_holding(session, id_numbers=removed)
+        job.result.unit_ids = touched  # type: ignore[attr-defined]
+        if job.result.added + len(removed) > 10_000:
+            await refresh_statistics(session)
+
+
+async def _check_chunk(chunk: list[Row], units: UnitIndex, errors: ErrorLog, statuses: StatusNotes,
+                       ) -> list[tuple[Row, dict[str, Any], bool]]:
+    """Each row parsed and checked, with whether it is good; rows without a key are left out."""
+    checked = []
+    for done, row in enumerate(chunk, 1):
+        found = errors.count
+        values = parse_columns(row, COLUMNS, errors)
+        _check_person(row, values, errors)
+        statuses.add(row.number, values.get("status"))
+        _resolve_units(row, values, units, errors)
+        if values.get("unit_id") is not None and values.get("id_number"):  # a key: checked for repeats
+            checked.append((row, values, errors.count == found))
+        await breathe(done)
+    return checked
 
 
 def _check_person(row: Row, values: dict[str, Any], errors: ErrorLog) -> None:
@@ -141,18 +182,28 @@ def _check_person(row: Row, values: dict[str, Any], errors: ErrorLog) -> None:
         errors.add(row.number, "退休类别", f"“{override}”与性别“{gender}”不符")
 
 
-def _check_statuses(parsed: Parsed, job: ImportJob) -> None:
+class StatusNotes:
     """An unknown 人员状态 is imported and counted as on the books, with one warning naming the rows."""
-    unknown: dict[str, list[int]] = {}
-    for row, values in parsed:
-        status = values.get("status")
+
+    SHOWN = 5
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list[int]] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, row: int, status: str | None) -> None:
         if status and status not in KNOWN_STATUSES:
-            unknown.setdefault(status, []).append(row.number)
-    for status, rows in unknown.items():
-        where = "、".join(f"第{n}行" for n in rows[:5]) + ("等" if len(rows) > 5 else "")
-        job.result.warnings.append(
-            f"{where}人员状态“{status}”不在已知取值中，按在编人员计算（在编：{'、'.join(ON_BOOKS_STATUSES)}；"
-            f"不占编制：{'、'.join(OFF_BOOKS_STATUSES)}）")
+            self.counts[status] = self.counts.get(status, 0) + 1
+            shown = self.rows.setdefault(status, [])
+            if len(shown) < self.SHOWN:
+                shown.append(row)
+
+    def warn(self, warnings: list[str]) -> None:
+        for status, rows in self.rows.items():
+            where = "、".join(f"第{n}行" for n in rows) + ("等" if self.counts[status] > self.SHOWN else "")
+            warnings.append(
+                f"{where}人员状态“{status}”不在已知取值中，按在编人员计算（在编：{'、'.join(ON_BOOKS_STATUSES)}；"
+                f"不占编制：{'、'.join(OFF_BOOKS_STATUSES)}）")
 
 
 def _resolve_units(row: Row, values: dict[str, Any], units: UnitIndex, errors: ErrorLog) -> None:
@@ -176,54 +227,105 @@ def _resolve_units(row: Row, values: dict[str, Any], units: UnitIndex, errors: E
         values["work_unit_id"] = None if work_id == values.get("unit_id") else work_id
 
 
-async def _write(session: AsyncSession, parsed: Parsed, job: ImportJob) -> None:
-    unit_ids = {values["unit_id"] for _, values in parsed}
-    stored: dict[Key, Person] = {(p.unit_id, p.id_number): p
-                                 for p in await persons_of_units(session, unit_ids=sorted(unit_ids))}
-    today = datetime.now(LOCAL_TZ).date()
-    moved: set[str] = set()  # 身份证号 added or removed: their other units' 一人多岗 may change
-    added = PersonBatch(session, utcnow(), DEFAULTS)
-    for row, values in parsed:
-        prev = stored.pop((values["unit_id"], values["id_number"]), None)
-        values = _complete(values, prev, today)
-        if prev is None:
-            await added.add(values, _audit_row(job, "import.add", values, row.number,
-                                               {k: _plain(v) for k, v in values.items()}))
-            job.result.added += 1
-            moved.add(values["id_number"])
-            continue
-        changes = {k: v for k, v in values.items() if getattr(prev, k) != v}
-        if not changes:
-            job.result.unchanged += 1
-            continue
-        detail = {k: [_plain(getattr(prev, k)), _plain(v)] for k, v in changes.items()}
-        update_person(session, person=prev, changes=changes)
-        job.result.updated += 1
-        _audit(session, job, "import.update", values, row.number, detail)
-    await added.flush()
-    for person in stored.values():  # persons of these units no longer in the file: 移出
-        moved.add(person.id_number)
-        _audit(session, job, "import.remove", {"unit_id": person.unit_id, "id_number": person.id_number,
-                                               "name": person.name}, 0, {"name": person.name})
-        await remove_person(session, person=person)
-    if stored:
-        job.result.warnings.append(f"移出 {len(stored)} 人（所涉单位的原名单中有、本文件中没有）")
-    job.result.unit_ids = unit_ids | await units_holding(session, id_numbers=moved)  # type: ignore[attr-defined]
-    if job.result.added + len(stored) > 10_000:
-        await refresh_statistics(session)
+@dataclass
+class Chunk:
+    """What a chunk of the file changes: new persons (row, values) and changed ones (id, values), each
+    with its audit rows."""
+
+    new: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    added: list[dict[str, Any]] = field(default_factory=list)
+    changed: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    updated: list[dict[str, Any]] = field(default_factory=list)
+
+    async def write(self, writer: SnapshotWriter) -> None:
+        await writer.add(self.new, self.added)
+        await writer.update(self.changed, self.updated)
+
+    def visible(self, unwritten: dict[Key, int]) -> None:
+        """Written: the next lookups find these new persons in the database."""
+        for _, values in self.new:
+            unwritten.pop((values["unit_id"], values["id_number"]), None)
 
 
-def _complete(values: dict[str, Any], prev: Person | None, today: date) -> dict[str, Any]:
+@dataclass
+class Snapshot:
+    """One persons import: what it carries from chunk to chunk."""
+
+    job: ImportJob
+    writer: SnapshotWriter
+    today: date
+    repeats: DuplicateLog = field(init=False)
+    others: set[int] = field(default_factory=set)  # other units of the persons added: their 一人多岗 may change
+    unwritten: dict[Key, int] = field(default_factory=dict)  # key → row of new persons no lookup can see yet
+
+    def __post_init__(self) -> None:
+        self.repeats = DuplicateLog(self.job.errors)
+
+    async def build(self, checked: list[tuple[Row, dict[str, Any], bool]], stored: list[RowMapping]) -> Chunk:
+        """Add, update or keep each good row of a chunk against the stored persons with its 身份证号. Rows
+        with problems are not written but still take part in the check for repeated keys."""
+        job, unwritten = self.job, self.unwritten
+        by_key = {(p["unit_id"], p["id_number"]): p for p in stored}
+        holders: dict[str, set[int]] = {}
+        for p in stored:
+            holders.setdefault(p["id_number"], set()).add(p["unit_id"])
+        chunk = Chunk()
+        for done, (row, values, good) in enumerate(checked, 1):
+            await breathe(done)
+            key: Key = (values["unit_id"], values["id_number"])
+            prev = by_key.get(key)
+            if prev is not None:
+                self.writer.keep(prev["id"], row.number, key[0])  # repeats of a stored person are found at the end
+            elif key in unwritten:
+                self.repeats.add(row.number, KEY_COLUMNS, unwritten[key])
+                continue
+            elif good or len(unwritten) < UNWRITTEN_KEPT:
+                unwritten[key] = row.number
+            if not good:
+                continue
+            values = _complete(values, prev, self.today)
+            if prev is None:
+                chunk.new.append((row.number, values))
+                chunk.added.append(_audit_row(job, "import.add", values, row.number,
+                                              {k: v for k, v in values.items() if v not in UNSET}))
+                self.others.update(holders.get(key[1], ()))
+                continue
+            changes = {k: v for k, v in values.items() if prev[k] != v}
+            if not changes:
+                job.result.unchanged += 1
+                continue
+            chunk.changed.append((prev["id"], values))
+            chunk.updated.append(_audit_row(job, "import.update", values, row.number,
+                                            {k: [prev[k], v] for k, v in changes.items()}))
+        job.result.added += len(chunk.new)
+        job.result.updated += len(chunk.changed)
+        return chunk
+
+
+async def _remove_unlisted(writer: SnapshotWriter, job: ImportJob) -> set[str]:
+    """移出: the persons of the file's units that it no longer lists. Their 身份证号."""
+    removed: set[str] = set()
+    async for batch in writer.unlisted():
+        audits = [_audit_row(job, "import.remove", {"unit_id": p.unit_id, "id_number": p.id_number}, 0,
+                             {"name": p.name}) for p in batch]
+        await writer.remove([p.id for p in batch], audits)
+        removed.update(p.id_number for p in batch)
+    if removed:
+        job.result.warnings.append(f"移出 {len(removed)} 人（所涉单位的原名单中有、本文件中没有）")
+    return removed
+
+
+def _complete(values: dict[str, Any], prev: RowMapping | None, today: date) -> dict[str, Any]:
     """The full row: file values, else stored values (same person), else defaults; derived fields."""
-    out = {k: getattr(prev, k) if prev is not None else v for k, v in DEFAULTS.items()}
+    out = dict(DEFAULTS) if prev is None else {k: prev[k] for k in DEFAULTS}
     out.update(values)
     stated = out.pop("elsewhere_start", None)
     if out["work_unit_id"] is None:
         out["work_elsewhere_since"], out["work_since_stated"] = None, False
     elif stated is not None:  # 借调/挂职开始日期 from the file: the real start
         out["work_elsewhere_since"], out["work_since_stated"] = stated, True
-    elif prev is not None and prev.work_unit_id is not None and prev.work_elsewhere_since is not None:
-        out["work_elsewhere_since"], out["work_since_stated"] = prev.work_elsewhere_since, prev.work_since_stated
+    elif prev is not None and prev["work_unit_id"] is not None and prev["work_elsewhere_since"] is not None:
+        out["work_elsewhere_since"], out["work_since_stated"] = prev["work_elsewhere_since"], prev["work_since_stated"]
     else:  # no start date given: counted from the first import that shows the other unit
         out["work_elsewhere_since"], out["work_since_stated"] = today, False
     category = category_of(out["sex"], out["identity"], out["retire_category"], out["category"], out["staffing_type"])
@@ -235,22 +337,21 @@ def _audit_row(job: ImportJob, action: str, values: dict[str, Any], row: int, fi
                ) -> dict[str, Any]:
     """One audit row per person added, updated or removed; the 身份证号 is masked everywhere."""
     masked = mask_id(values["id_number"])
-    fields = {k: (masked if k == "id_number" else v) for k, v in fields.items()}
+    if "id_number" in fields:
+        fields["id_number"] = masked
     detail = {"file": job.source, "unit_id": values["unit_id"], "id_number": masked, "fields": fields}
     if row:
         detail["row"] = row
-    text_ = json.dumps(detail, ensure_ascii=False)
+    text_ = json.dumps(detail, ensure_ascii=False, default=_plain)
     return dict(action=action, entity=job.entity, entity_id=masked, actor_user_id=job.actor_user_id,
                 actor_account_id=None, detail=text_[:DETAIL_MAX])
 
 
-def _audit(session: AsyncSession, job: ImportJob, action: str, values: dict[str, Any], row: int,
-           fields: dict[str, Any]) -> None:
-    add_audit_row(session, _audit_row(job, action, values, row, fields))
-
-
 def _plain(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, date | datetime) else value
+    """JSON of what json cannot write itself (dates)."""
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 SPEC = KindSpec(
@@ -260,5 +361,6 @@ SPEC = KindSpec(
     headers=tuple(c.header for c in COLUMNS),
     required=tuple(c.header for c in COLUMNS if c.required),
     load=load,
-    keys=(("所在单位", "身份证号"),),
+    keys=(KEY,),
+    streamed=True,
 )

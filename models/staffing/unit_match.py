@@ -73,6 +73,7 @@ class UnitIndex:
     """Find a unit by full name, 统一社会信用代码 or short name (exact, after NFKC)."""
 
     def __init__(self, units: list[Unit]) -> None:
+        self.found: dict[str, Unit] = {}
         self.by_name = {_exact_key(u.name): u for u in units}
         self.by_uscc = {u.uscc.upper(): u for u in units}
         self.by_short: dict[str, list[Unit]] = {}
@@ -81,6 +82,14 @@ class UnitIndex:
                 self.by_short.setdefault(_exact_key(u.short_name), []).append(u)
 
     def find(self, ref: str) -> Unit:
+        """LookupError with the reason when no unit or several match. A file names the same units on
+        many rows: each name is looked up once."""
+        unit = self.found.get(ref)
+        if unit is None:
+            unit = self.found[ref] = self._find(ref)
+        return unit
+
+    def _find(self, ref: str) -> Unit:
         key = _exact_key(ref)
         unit = self.by_name.get(key) or self.by_uscc.get(key.upper())
         if unit is not None:

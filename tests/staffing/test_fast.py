@@ -11,7 +11,8 @@ from sqlmodel import select
 from bot.importing import import_file
 from bot.importing.fields import make_id_number, mask_id
 from models.audit import AuditEvent
-from models.staffing import ops, queries
+from models.staffing import queries
+from models.staffing.snapshot import SnapshotWriter
 from models.staffing.unit_match import match_units
 
 HEADERS = ["身份证号", "姓名", "所在单位", "编制类型"]
@@ -26,26 +27,17 @@ def write(path: Path, rows: list[list[str]], headers: list[str] = HEADERS) -> Pa
 
 
 async def test_a_persons_import_adds_updates_and_removes_through_the_model(fast, tmp_path, monkeypatch):
-    import handlers.staffing.import_persons as kind
-
     db = fast.services.db
     ids = [make_id_number(f"3310991980011500{n}") for n in range(1, 5)]
     first = [[idn, name, "团县委", "行政编制"] for idn, name in zip(ids, "甲乙丙", strict=False)]
     assert (await import_file(db, "persons", write(tmp_path / "a.csv", first))).added == 3
-    calls: list[str] = []
-    for name in ("update_person", "remove_person"):
-        monkeypatch.setattr(kind, name, _spy(calls, name, getattr(ops, name)))
-    real_add = ops.PersonBatch.add
-
-    async def add_person(self, values, audit):  # new persons go in batches (PersonBatch)
-        calls.append("add_person")
-        return await real_add(self, values, audit)
-
-    monkeypatch.setattr(ops.PersonBatch, "add", add_person)
+    calls: list[tuple[str, int]] = []
+    for name in ("add", "update", "remove"):
+        monkeypatch.setattr(SnapshotWriter, name, _spy(calls, name, getattr(SnapshotWriter, name)))
     rows = [[ids[0], "甲二", "团县委", "行政编制"], [ids[3], "丁", "团县委", "行政编制"]]
     result = await import_file(db, "persons", write(tmp_path / "b.csv", rows))
     assert (result.added, result.updated) == (1, 1)
-    assert sorted(calls) == ["add_person", "remove_person", "remove_person", "update_person"]
+    assert sorted(calls) == [("add", 1), ("remove", 2), ("update", 1)]
     async with db.read() as session:
         unit = (await match_units(session, "团县委"))[0]
         assert unit.id is not None
@@ -58,16 +50,12 @@ async def test_a_persons_import_adds_updates_and_removes_through_the_model(fast,
     assert (again.added, again.updated, again.unchanged) == (0, 0, 2)  # a re-import changes nothing
 
 
-def _spy(calls: list[str], name: str, real):
-    if name == "remove_person":
-        async def spy_async(*args, **kwargs):
-            calls.append(name)
-            return await real(*args, **kwargs)
-        return spy_async
-
-    def spy(*args, **kwargs):
-        calls.append(name)
-        return real(*args, **kwargs)
+def _spy(calls: list[tuple[str, int]], name: str, real):
+    """Counts the persons each SnapshotWriter write is given (a chunk's batch, not one call per person)."""
+    async def spy(self, batch, audits):
+        if batch:
+            calls.append((name, len(batch)))
+        return await real(self, batch, audits)
     return spy
 
 

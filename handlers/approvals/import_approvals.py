@@ -2,8 +2,9 @@
 
 The export of the provincial platform. The rows are validated here by `validate_rows`, which
 `POST /api/approvals` (handlers.approvals.ingest_api) uses too, on JSON items turned into rows by `json_rows`;
-both then write through handlers.approvals.sync.apply_items, as DingTalk OA events do, so the three
-sources share the upsert, the history events (提交 / 环节 / 状态) and the unit notifications.
+both then write through handlers.approvals.sync (apply_items, or ItemSync chunk by chunk for a file), as
+DingTalk OA events do, so the three sources share the upsert, the history events (提交 / 环节 / 状态) and
+the unit notifications (one per unit per import).
 
 Rules of this kind, beyond the common ones (docs/import-formats.md):
 - 提交时间 and 办结时间 are Beijing time: a date, a date and time, or ISO 8601 (an offset such
@@ -19,19 +20,21 @@ Rules of this kind, beyond the common ones (docs/import-formats.md):
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from itertools import islice
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db import Database
-from bot.importing.base import DETAIL_MAX, Column, ErrorLog, ImportJob, KindSpec
+from bot.importing.base import DETAIL_MAX, Column, DuplicateLog, ErrorLog, ImportJob, KindSpec
 from bot.importing.fields import as_text, choice, parse_datetime, text
 from bot.importing.reader import Row, clean_cell
 from bot.render import Renderer
-from handlers.approvals.sync import apply_items
+from handlers.approvals.sync import ItemSync
 from models.accounts.tables import Account
 from models.approvals.ops import ItemData, audit_sync
 from models.approvals.queries import active_accounts, all_units
@@ -43,6 +46,7 @@ from models.staffing.unit_match import UnitIndex
 NUMBER, UNIT, TYPE, TITLE, SUBMITTED = "事项编号", "所属单位", "业务类型", "事项名称", "提交时间"
 STAGE, HANDLER, STATUS, COMPLETED = "当前环节", "当前经办人", "状态", "办结时间"
 MIN_YEAR, MAX_YEAR = 1900, 2100  # the years models.calendar.workdays handles
+CHUNK_ROWS = 5000  # items validated, then written, at a time: what a file import holds at once
 
 # The JSON keys of POST /api/approvals and the column each stands for.
 API_KEYS = {"number": NUMBER, "unit": UNIT, "type": TYPE, "title": TITLE, "submitted_at": SUBMITTED,
@@ -158,17 +162,23 @@ class Lookup:
         return (account.user_id, account.name) if account else ("", ref)
 
 
-def validate_rows(rows: list[Row], lookup: Lookup, errors: ErrorLog) -> list[ItemData]:
-    """Every row checked (problems go to `errors`); the items of the rows that passed."""
+def validate_rows(rows: Iterable[Row], lookup: Lookup, errors: ErrorLog, *,
+                  repeated: Callable[[int, int], None] | None = None) -> Iterator[ItemData]:
+    """Every row checked as it comes (problems go to `errors`); yields the items of the rows that passed.
+
+    With `repeated` (a file: DuplicateLog), a row repeating an earlier row's 事项编号 goes to
+    `repeated(row, earlier row)` and is not checked further, as bot.importing.drop_duplicates does for
+    the other kinds; without it (the HTTP API) the row is checked whole and the repeat is one more error."""
     noun = getattr(errors, "noun", "行")
-    seen: dict[str, int] = {}
-    items = []
+    seen: dict[str, int] = {}  # 事项编号 → first row: a few tens of MB for a million rows
     for row in rows:
+        if repeated is not None and (earlier := _repeats(seen, as_text(row.get(NUMBER)), row.number)):
+            repeated(row.number, earlier)
+            continue
         v = {c.attr: errors.cell(row, c.header, c.parse, required=c.required, default=c.default) for c in COLUMNS}
-        if v["number"]:
-            if v["number"] in seen:
-                errors.add(row.number, NUMBER, f"与第{seen[v['number']]}{noun}重复")
-            seen.setdefault(v["number"], row.number)
+        repeat = repeated is None and (earlier := _repeats(seen, v["number"], row.number)) is not None
+        if repeat:
+            errors.add(row.number, NUMBER, f"与第{earlier}{noun}重复")
         unit_id = None
         if v["unit_ref"]:
             try:
@@ -180,25 +190,41 @@ def validate_rows(rows: list[Row], lookup: Lookup, errors: ErrorLog) -> list[Ite
             errors.add(row.number, COMPLETED, "状态为已办结时必须填写")
         if status == DONE and completed is not None and submitted is not None and completed < submitted:
             errors.add(row.number, COMPLETED, f"早于{SUBMITTED}")
-        if unit_id is None or not v["number"] or v["type"] is None or submitted is None or not v["stage"]:
+        if repeat or unit_id is None or not v["number"] or v["type"] is None or submitted is None or not v["stage"]:
             continue
         user_id, name = lookup.handler(v["handler"])
-        items.append(ItemData(
+        yield ItemData(
             number=v["number"], unit_id=unit_id, type=v["type"], title=v["title"], submitted_at=submitted,
             stage=v["stage"], status=status, handler_user_id=user_id, handler_name=name,
             completed_at=completed if status == DONE else None,
-        ))
-    return items
+        )
 
 
-async def load(db: Database, rows: list[Row], job: ImportJob) -> None:
-    """Validate every row, then apply all items in one transaction (or raise ImportRejected)."""
+def _repeats(seen: dict[str, int], number: str, row: int) -> int | None:
+    """The earlier row of this 事项编号, or None when it is new (then it is remembered) or blank."""
+    if not number:
+        return None
+    earlier = seen.setdefault(number, row)
+    return None if earlier == row else earlier
+
+
+async def load(db: Database, rows: Iterable[Row], job: ImportJob) -> None:
+    """Validate the rows as they are read and apply them CHUNK_ROWS items at a time, in one transaction:
+    the file is never held whole. After the first error nothing more is written, the rest is still
+    checked (every problem is reported), and ImportRejected rolls back what was written."""
     cal = await load_calendar(db)
     errors = job.errors
+    repeats = DuplicateLog(errors)
     async with db.write() as session:
-        items = validate_rows(rows, await Lookup.load(session), errors)
+        sync = ItemSync(session, source="file", cal=cal, renderer=Renderer())
+        items = validate_rows(rows, await Lookup.load(session), errors,
+                              repeated=lambda row, earlier: repeats.add(row, NUMBER, earlier))
+        while chunk := list(islice(items, CHUNK_ROWS)):
+            if not errors:
+                await sync.add(chunk)
+        repeats.close()
         errors.raise_if_any()
-        result = await apply_items(session, items, source="file", cal=cal, renderer=Renderer())
+        result = await sync.finish()
         job.result.added, job.result.updated, job.result.unchanged = result.added, result.updated, result.unchanged
         sync_audit(session, "import.approvals", job.source, job.actor_user_id, result)
 
@@ -219,4 +245,5 @@ SPEC = KindSpec(
     required=tuple(c.header for c in COLUMNS if c.required),
     load=load,
     keys=((NUMBER,),),
+    streamed=True,
 )

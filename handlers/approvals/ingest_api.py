@@ -88,7 +88,7 @@ class IngestAPI:
         cal = await services.calendar()
         try:
             async with services.db.write() as session:
-                data = validate_rows(rows, await Lookup.load(session), errors)
+                data = list(validate_rows(rows, await Lookup.load(session), errors))
                 errors.raise_if_any()
                 result = await apply_items(session, data, source="api", cal=cal, renderer=services.renderer,
                                            rules=services.rules, now=services.clock())

@@ -1,12 +1,15 @@
-"""Bulk writes for large imports, in the caller's transaction: COPY on PostgreSQL (asyncpg), Core
-executemany elsewhere. Both roll back with the transaction like any other statement."""
+"""Bulk writes for large imports, in the caller's transaction: COPY on PostgreSQL (asyncpg), one
+INSERT … SELECT FROM json_each on SQLite. Both roll back with the transaction like any other statement."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Table, func, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 
@@ -33,8 +36,16 @@ async def bulk_insert(session: AsyncSession, table: Table, columns: Sequence[str
                if (proc := table.c[name].type._cached_bind_processor(conn.dialect)) is not None]
     if convert:
         records = [_converted(record, convert) for record in records]
-    marks = ", ".join("?" for _ in columns)
-    await conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", list(records))
+    names = ", ".join(columns)
+    if sqlite3.sqlite_version_info < (3, 38):  # JSON functions may be missing: one row at a time
+        marks = ", ".join("?" for _ in columns)
+        await conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", list(records))
+        return
+    # All rows as one JSON parameter, unpacked by SQLite itself: an executemany binds each row while
+    # holding the GIL, so it crawls while Python checks the next chunk; this statement runs in C.
+    values = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(columns)))
+    payload = json.dumps(records, ensure_ascii=False)
+    await conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) SELECT {values} FROM json_each(?)", (payload,))
 
 
 class _Memo(dict[Any, Any]):
@@ -70,10 +81,18 @@ class Ids:
             return []
         conn = await session.connection()
         if _dialect(session) == "postgresql":
-            statement = text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)")
-            found = await conn.execute(statement, {"table": self.table.name, "n": count})
-            return [int(n) for (n,) in found.all()]
+            return await self._from_sequence(conn, count)
         if not self._next:
             self._next = ((await conn.execute(select(func.max(self.table.c.id)))).scalar() or 0) + 1
         first, self._next = self._next, self._next + count
         return list(range(first, first + count))
+
+    async def _from_sequence(self, conn: AsyncConnection, count: int) -> list[int]:
+        """`count` values of the sequence in one statement; usually one run (first, last), sent back as
+        two numbers rather than `count` rows. Other sessions may take values in between: then all come."""
+        taken = ("SELECT nextval(pg_get_serial_sequence(:table, 'id')) AS v FROM generate_series(1, :n)")
+        params = {"table": self.table.name, "n": count}
+        low, high = (await conn.execute(text(f"SELECT min(v), max(v) FROM ({taken}) AS taken"), params)).one()
+        if high - low + 1 == count:  # `count` distinct values in a run of `count`: that run
+            return list(range(low, high + 1))
+        return [int(n) for (n,) in (await conn.execute(text(taken), params)).all()]

@@ -7,6 +7,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from datetime import date, datetime, time
+from functools import lru_cache
 from typing import Any
 
 from models.accounts.roles import Role, parse_roles, split_list
@@ -203,7 +204,7 @@ def make_uscc(prefix17: str) -> str:
 
 def parse_uscc(value: Any) -> str:
     """An 18-character 统一社会信用代码 with a valid check character, upper-cased."""
-    code = _nfkc(value).replace(" ", "").upper()
+    code = (value if type(value) is str and value.isascii() else _nfkc(value)).replace(" ", "").upper()
     if len(code) != 18:
         raise ValueError(f"应为18位，“{code}”为{len(code)}位")
     bad = [ch for ch in code if ch not in USCC_CHARS]
@@ -240,7 +241,12 @@ def id_check_char(prefix17: str) -> str:
 
 def id_birth(id_number: str) -> date:
     """The birth date in positions 7-14; ValueError when it is not a real date."""
-    digits = id_number[6:14]
+    return _birth(id_number[6:14])
+
+
+@lru_cache(maxsize=65536)
+def _birth(digits: str) -> date:
+    """A file has far fewer birth dates than people: each is read once (errors are not cached)."""
     try:
         return date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
     except ValueError:
@@ -263,7 +269,7 @@ def parse_id_number(value: Any) -> str:
     """An 18-character 身份证号 with a real birth date and a valid check character; X upper-cased."""
     if isinstance(value, float):
         raise ValueError("被 Excel 存成了数字（末几位已丢失），请将该列设为文本格式后重新填写")
-    code = _nfkc(value).replace(" ", "").upper()
+    code = (value if type(value) is str and value.isascii() else _nfkc(value)).replace(" ", "").upper()
     if len(code) == 15 and code.isdigit():
         raise ValueError(_fifteen_hint(code))
     if len(code) != 18:

@@ -199,7 +199,7 @@ def _rows(records: Iterator[tuple[int, list[Any]]], positions: list[int], index:
             values = tuple([raw[i].strip() for i in positions])
         else:
             values = tuple([_clean_shared(shared, raw[i]) for i in positions])
-        if any(type(v) is Formula for v in values):
+        if not texts and any(type(v) is Formula for v in values):
             formulas += [f"第{number}行 {h}: 单元格是公式（{v[:30]}），请改为文本或数值后再导入"
                          for h, v in zip(index, values, strict=True) if isinstance(v, Formula)]
         if values.count("") != width:  # a cleaned blank cell is ""

@@ -58,7 +58,7 @@ def _resolve_unit(row: Row, values: dict[str, Any], units: UnitIndex, errors: Er
             values["unit_id"] = None
         return
     try:
-        values["unit_id"] = units.find(ref).id
+        values["unit_id"] = units.id_of(ref)
     except LookupError as exc:
         errors.add(row.number, UNIT_HEADER, str(exc))
 

@@ -37,11 +37,11 @@ from bot.render import Renderer
 from handlers.approvals.sync import ItemSync
 from models.accounts.tables import Account
 from models.approvals.ops import ItemData, audit_sync
-from models.approvals.queries import active_accounts, all_units
+from models.approvals.queries import active_accounts
 from models.approvals.tables import DONE, IN_PROGRESS, STATUSES, TYPES
 from models.base import LOCAL_TZ
 from models.calendar.workdays import load_calendar
-from models.staffing.unit_match import UnitIndex
+from models.staffing.unit_match import UnitIndex, UnitRef, unit_refs
 
 NUMBER, UNIT, TYPE, TITLE, SUBMITTED = "事项编号", "所属单位", "业务类型", "事项名称", "提交时间"
 STAGE, HANDLER, STATUS, COMPLETED = "当前环节", "当前经办人", "状态", "办结时间"
@@ -139,7 +139,7 @@ def json_rows(items: list[Any], errors: ItemErrors) -> list[Row]:
 class Lookup:
     """What a row refers to: units (name, short name, USCC) and accounts (userId or name)."""
 
-    units: UnitIndex
+    units: UnitIndex[UnitRef]
     by_user: dict[str, Account]
     by_name: dict[str, list[Account]]
 
@@ -149,7 +149,7 @@ class Lookup:
         by_name: dict[str, list[Account]] = {}
         for account in accounts:
             by_name.setdefault(account.name, []).append(account)
-        return cls(UnitIndex(await all_units(session)), {a.user_id: a for a in accounts},
+        return cls(UnitIndex(await unit_refs(session)), {a.user_id: a for a in accounts},
                    by_name)
 
     def handler(self, ref: str) -> tuple[str, str]:
@@ -182,7 +182,7 @@ def validate_rows(rows: Iterable[Row], lookup: Lookup, errors: ErrorLog, *,
         unit_id = None
         if v["unit_ref"]:
             try:
-                unit_id = lookup.units.find(v["unit_ref"]).id
+                unit_id = lookup.units.id_of(v["unit_ref"])
             except LookupError as exc:
                 errors.add(row.number, UNIT, str(exc))
         status, submitted, completed = v["status"] or IN_PROGRESS, v["submitted_at"], v["completed_at"]

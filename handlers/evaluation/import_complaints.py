@@ -26,7 +26,7 @@ async def load(db: Database, rows: list[Row], job: ImportJob) -> None:
         units = UnitIndex(await all_units(session))
         for row, values in parsed:
             try:
-                values["unit_id"] = units.find(values.pop("unit", "") or "").id
+                values["unit_id"] = units.id_of(values.pop("unit", "") or "")
             except LookupError as exc:
                 errors.add(row.number, "单位", str(exc))
         errors.raise_if_any()

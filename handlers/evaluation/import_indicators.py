@@ -56,7 +56,7 @@ async def load(db: Database, rows: list[Row], job: ImportJob) -> None:
             ids = []
             for ref in refs:
                 try:
-                    ids.append(units.find(ref).id)
+                    ids.append(units.id_of(ref))
                 except LookupError as exc:
                     errors.add(row.number, "适用单位", str(exc))
             values["unit_ids"] = ",".join(str(i) for i in sorted(set(ids), key=lambda i: i or 0))

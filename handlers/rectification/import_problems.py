@@ -193,7 +193,7 @@ def _resolve_unit(row: Row, values: dict[str, Any], units: UnitIndex, errors: Er
     if not ref:
         return  # required: already reported
     try:
-        values["unit_id"] = units.find(ref).id
+        values["unit_id"] = units.id_of(ref)
     except LookupError as exc:
         errors.add(row.number, UNIT, str(exc))
 

@@ -62,10 +62,10 @@ from models.staffing.persons import (
     ON_BOOKS_STATUSES,
     STAFFING_TYPES,
 )
-from models.staffing.queries import all_units, units_holding
+from models.staffing.queries import units_holding
 from models.staffing.retirement import CATEGORIES, FEMALE, category_of, retirement_month
 from models.staffing.snapshot import SnapshotWriter
-from models.staffing.unit_match import UnitIndex
+from models.staffing.unit_match import UnitIndex, UnitRef, unit_refs
 
 PERSON_KINDS = ("公务员", "参公", "事业管理", "专业技术", "工勤")
 IDENTITIES = ("干部", "工人")
@@ -117,7 +117,7 @@ async def load(db: Database, rows: Iterable[Row], job: ImportJob) -> None:
     `Snapshot.unwritten` until a lookup can see them."""
     errors, statuses = job.errors, StatusNotes()
     async with db.write() as session:
-        units = UnitIndex(await all_units(session))
+        units = UnitIndex(await unit_refs(session))
         state = Snapshot(job, SnapshotWriter(session, utcnow()), datetime.now(LOCAL_TZ).date())
         await state.writer.start()
         async with Overlap() as overlap:
@@ -146,7 +146,7 @@ async def load(db: Database, rows: Iterable[Row], job: ImportJob) -> None:
             await refresh_statistics(session)
 
 
-async def _check_chunk(chunk: list[Row], units: UnitIndex, errors: ErrorLog, statuses: StatusNotes,
+async def _check_chunk(chunk: list[Row], units: UnitIndex[UnitRef], errors: ErrorLog, statuses: StatusNotes,
                        ) -> list[tuple[Row, dict[str, Any], bool]]:
     """Each row parsed and checked, with whether it is good; rows without a key are left out."""
     checked = []
@@ -206,12 +206,12 @@ class StatusNotes:
                 f"不占编制：{'、'.join(OFF_BOOKS_STATUSES)}）")
 
 
-def _resolve_units(row: Row, values: dict[str, Any], units: UnitIndex, errors: ErrorLog) -> None:
+def _resolve_units(row: Row, values: dict[str, Any], units: UnitIndex[UnitRef], errors: ErrorLog) -> None:
     """Replace 所在单位 / 实际工作单位 by ids; the same unit as 实际工作单位 means none."""
     ref = values.pop("unit_ref", None)
     if ref:
         try:
-            values["unit_id"] = units.find(ref).id
+            values["unit_id"] = units.id_of(ref)
         except LookupError as exc:
             errors.add(row.number, "所在单位", str(exc))
     if "work_ref" not in values:
@@ -220,7 +220,7 @@ def _resolve_units(row: Row, values: dict[str, Any], units: UnitIndex, errors: E
     values["work_unit_id"] = None
     if work:
         try:
-            work_id = units.find(work).id
+            work_id = units.id_of(work)
         except LookupError as exc:
             errors.add(row.number, "实际工作单位", str(exc))
             return
@@ -342,17 +342,19 @@ def _audit_row(job: ImportJob, action: str, values: dict[str, Any], row: int, fi
     detail = {"file": job.source, "unit_id": values["unit_id"], "id_number": masked, "fields": fields}
     if row:
         detail["row"] = row
-    text_ = json.dumps(detail, ensure_ascii=False, default=_plain)
+    text_ = _JSON.encode(detail)
     return dict(action=action, entity=job.entity, entity_id=masked, actor_user_id=job.actor_user_id,
                 actor_account_id=None, detail=text_[:DETAIL_MAX])
 
 
 def _plain(value: Any) -> Any:
-    """JSON of what json cannot write itself (dates)."""
+    """JSON of what json cannot write itself (dates). Called by the encoder."""
     if isinstance(value, date | datetime):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
+
+_JSON = json.JSONEncoder(ensure_ascii=False, default=_plain)  # made once: an import encodes a row each
 
 SPEC = KindSpec(
     kind="persons",

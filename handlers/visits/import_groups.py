@@ -56,7 +56,7 @@ def _check(row: Row, values: dict[str, Any], users: set[str], units: UnitIndex, 
     avoid_ids = []
     for ref in values.pop("avoid", None) or []:
         try:
-            avoid_ids.append(str(units.find(ref).id))
+            avoid_ids.append(str(units.id_of(ref)))
         except LookupError as exc:
             errors.add(row.number, "回避单位", str(exc))
     values["avoid_unit_ids"] = ",".join(sorted(set(avoid_ids), key=int))

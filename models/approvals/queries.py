@@ -170,10 +170,6 @@ async def active_accounts(session: AsyncSession) -> list[Account]:
     return list((await session.exec(select(Account).where(col(Account.active) == True))).all())  # noqa: E712
 
 
-async def all_units(session: AsyncSession) -> list[Unit]:
-    return list((await session.exec(select(Unit))).all())
-
-
 async def open_items(session: AsyncSession) -> list[ApprovalItem]:
     """Items still 办理中 (催办 looks at how long each has been in its stage)."""
     return list((await session.exec(select(ApprovalItem).where(col(ApprovalItem.status) == IN_PROGRESS))).all())

@@ -1,20 +1,23 @@
 """Writing a persons file into the 实名制 snapshot a chunk at a time, in the caller's transaction.
 
 The import (handlers/staffing/import_persons.py) decides what each row means; this class reads the
-stored persons a chunk needs, writes the chunk (COPY on PostgreSQL) and remembers, in two flat arrays,
-which stored person each row of the file landed on. From those arrays it finds, once the file has been
-read, the rows that repeat an earlier row's person and the persons no longer listed (移出). So a file of
-a million persons costs a few arrays, never a million objects.
+stored persons a chunk needs, writes the chunk (COPY on PostgreSQL) and remembers which person each row
+of the file landed on: one bit per person stored before the import, and the ids and rows of the persons
+it adds (increasing, so a later row that lands on one finds the first row by bisection). From these it
+finds the rows that repeat an earlier row's person and, at the end, the persons no longer listed (移出).
+A file of a million persons costs a few arrays, never a million objects.
 """
 
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_left
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, and_, bindparam, delete, func, select, update
+from sqlalchemy import RowMapping, String, and_, any_, bindparam, delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.audit import AuditEvent
@@ -37,20 +40,30 @@ class SnapshotWriter:
     def __init__(self, session: AsyncSession, now: datetime) -> None:
         self.session, self.now = session, now
         self.before = 0  # largest person id before the import: larger ones were added by it
-        self.ids = array("q")  # the person each accepted row landed on …
-        self.rows = array("l")  # … and that row's number
+        self.listed = bytearray()  # bit n: stored person n (n ≤ before) is listed by a row of the file
+        self.old = (array("q"), array("l"))  # stored persons listed: id, row (to name the first of repeats)
+        self.new = (array("q"), array("l"))  # persons added: id (increasing), row
+        self.twice: list[tuple[int, int]] = []  # (row, person id) of rows landing on a listed stored person
+        self.found: list[tuple[int, int]] = []  # (row, earlier row) of rows landing on a person added
         self.unit_ids: set[int] = set()  # the units the file lists
-        self._seen: set[int] | None = None
         self._ids = Ids(PERSONS)
 
     async def start(self) -> None:
         conn = await self.session.connection()
+        if conn.dialect.name == "postgresql":
+            # The lookups are prepared statements; a generic plan made while the table was small
+            # (seq scan) would be kept for every later chunk as the table grows by a million rows.
+            await conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
         self.before = (await conn.execute(select(func.max(PERSONS.c.id)))).scalar() or 0
+        self.listed = bytearray(self.before // 8 + 1)
 
     async def stored(self, id_numbers: Iterable[str]) -> list[RowMapping]:
         """Every stored person (any unit) with one of these 身份证号: the chunk's own and their other posts."""
         conn = await self.session.connection()
         wanted = sorted(set(id_numbers))
+        if conn.dialect.name == "postgresql":  # one array parameter: one statement per chunk
+            query = select(PERSONS).where(PERSONS.c.id_number == any_(bindparam("wanted", type_=ARRAY(String))))
+            return list((await conn.execute(query, {"wanted": wanted})).mappings().all())
         found: list[RowMapping] = []
         for i in range(0, len(wanted), LOOKUP_SIZE):
             query = select(PERSONS).where(PERSONS.c.id_number.in_(wanted[i:i + LOOKUP_SIZE]))
@@ -58,10 +71,19 @@ class SnapshotWriter:
         return found
 
     def keep(self, person_id: int, row: int, unit_id: int) -> None:
-        """Row `row` of the file lists stored person `person_id` (added, updated or unchanged)."""
-        self.ids.append(person_id)
-        self.rows.append(row)
+        """Row `row` of the file lists stored person `person_id` (to be updated or left unchanged)."""
         self.unit_ids.add(unit_id)
+        if person_id > self.before:  # added by an earlier row of this file
+            ids, rows = self.new
+            self.found.append((row, rows[bisect_left(ids, person_id)]))
+            return
+        byte, bit = divmod(person_id, 8)
+        if self.listed[byte] >> bit & 1:
+            self.twice.append((row, person_id))
+        else:
+            self.listed[byte] |= 1 << bit
+            self.old[0].append(person_id)
+            self.old[1].append(row)
 
     async def add(self, persons: list[tuple[int, dict[str, Any]]], audits: list[dict[str, Any]]) -> None:
         """New persons (row number, full values) with their audit rows."""
@@ -69,7 +91,9 @@ class SnapshotWriter:
         records = []
         for person_id, (row, values) in zip(ids, persons, strict=True):
             records.append((person_id, *[values[k] for k in PERSON_COLUMNS], self.now))
-            self.keep(person_id, row, values["unit_id"])
+            self.new[0].append(person_id)
+            self.new[1].append(row)
+            self.unit_ids.add(values["unit_id"])
         await bulk_insert(self.session, PERSONS, ("id", *PERSON_COLUMNS, "imported_at"), records)
         await self.audit(audits)
 
@@ -89,30 +113,20 @@ class SnapshotWriter:
         await bulk_insert(self.session, AUDITS, ("at", *AUDIT_COLUMNS), records)
 
     def repeats(self) -> list[tuple[int, int]]:
-        """(row, earliest row) for every row that lands on a person another row already listed."""
-        seen: set[int] = set()
-        twice: set[int] = set()
-        for person_id in self.ids:
-            if person_id in seen:
-                twice.add(person_id)
-            seen.add(person_id)
-        self._seen = seen
-        rows: dict[int, list[int]] = {}
-        for person_id, row in zip(self.ids, self.rows, strict=True):
-            if person_id in twice:
-                rows.setdefault(person_id, []).append(row)
-        return sorted((row, min(same)) for same in rows.values() for row in same if row != min(same))
+        """(row, first row) for every row that lands on a person an earlier row already listed."""
+        wanted = {person_id for _, person_id in self.twice}
+        first = {pid: row for pid, row in zip(*self.old, strict=True) if pid in wanted} if wanted else {}
+        return sorted(self.found + [(row, first[pid]) for row, pid in self.twice])
 
     async def unlisted(self) -> AsyncIterator[list[Any]]:
         """Batches of the persons of the file's units that the file does not list (id, unit_id,
-        id_number, name). Call after `repeats`."""
-        seen = self._seen if self._seen is not None else set(self.ids)
+        id_number, name)."""
         conn = await self.session.connection()
         units = sorted(self.unit_ids)
         for i in range(0, len(units), LOOKUP_SIZE):
             query = (select(PERSONS.c.id, PERSONS.c.unit_id, PERSONS.c.id_number, PERSONS.c.name)
                      .where(and_(PERSONS.c.unit_id.in_(units[i:i + LOOKUP_SIZE]), PERSONS.c.id <= self.before)))
-            batch = [p for p in (await conn.execute(query)).all() if p.id not in seen]
+            batch = [p for p in (await conn.execute(query)).all() if not self.listed[p.id >> 3] >> (p.id & 7) & 1]
             if batch:
                 yield batch
 

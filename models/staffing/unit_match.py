@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
+from typing import Generic, NamedTuple, TypeVar
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -69,27 +70,46 @@ def _exact_key(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip()
 
 
-class UnitIndex:
+class UnitRef(NamedTuple):
+    """What an import needs of a unit to find it: 40,000 of these cost a few MB, the ORM objects 70."""
+
+    id: int
+    name: str
+    short_name: str
+    uscc: str
+
+
+async def unit_refs(session: AsyncSession) -> list[UnitRef]:
+    rows = await session.exec(select(Unit.id, Unit.name, Unit.short_name, Unit.uscc))
+    return [UnitRef(*row) for row in rows.all()]
+
+
+U = TypeVar("U", Unit, UnitRef)
+
+
+class UnitIndex(Generic[U]):
     """Find a unit by full name, 统一社会信用代码 or short name (exact, after NFKC)."""
 
-    def __init__(self, units: list[Unit]) -> None:
-        self.found: dict[str, Unit] = {}
-        self.by_name = {_exact_key(u.name): u for u in units}
-        self.by_uscc = {u.uscc.upper(): u for u in units}
-        self.by_short: dict[str, list[Unit]] = {}
+    def __init__(self, units: list[U]) -> None:
+        self.found: dict[str, int] = {}
+        self.by_name: dict[str, U] = {_exact_key(u.name): u for u in units}
+        self.by_uscc: dict[str, U] = {u.uscc.upper(): u for u in units}
+        self.by_short: dict[str, list[U]] = {}
         for u in units:
             if u.short_name:
                 self.by_short.setdefault(_exact_key(u.short_name), []).append(u)
 
-    def find(self, ref: str) -> Unit:
-        """LookupError with the reason when no unit or several match. A file names the same units on
-        many rows: each name is looked up once."""
-        unit = self.found.get(ref)
-        if unit is None:
-            unit = self.found[ref] = self._find(ref)
-        return unit
+    def id_of(self, ref: str) -> int:
+        """The unit's id, as `find`. A file names the same units on many rows: each is looked up once."""
+        found = self.found.get(ref)
+        if found is None:
+            unit_id = self.find(ref).id
+            assert unit_id is not None
+            found = self.found[ref] = unit_id
+        return found
 
-    def _find(self, ref: str) -> Unit:
+    def find(self, ref: str) -> U:
+        """LookupError with the reason when no unit or several match."""
         key = _exact_key(ref)
         unit = self.by_name.get(key) or self.by_uscc.get(key.upper())
         if unit is not None:

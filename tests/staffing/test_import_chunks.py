@@ -40,7 +40,8 @@ async def test_repeats_across_chunks_name_the_first_row_and_nothing_is_written(d
             row(IDS[5], "己", "卫健局")]  # 10 repeats 9: the chunk before
     with pytest.raises(ImportRejected) as exc:
         await import_file(demo_db, "persons", write_csv(tmp_path / "p.csv", HEADERS, rows))
-    assert exc.value.lines == [f"第{n}行 所在单位+身份证号: 与第{m}行重复" for n, m in ((5, 3), (7, 6), (8, 2), (10, 9))]
+    pairs = ((5, 3), (7, 6), (8, 2), (10, 9))
+    assert exc.value.lines == [f"第{n}行 所在单位+身份证号: 与第{m}行重复" for n, m in pairs]
     assert await counts(demo_db) == before
 
 

@@ -1,10 +1,8 @@
-"""Bulk writes for large imports, in the caller's transaction: COPY on PostgreSQL (asyncpg), one
-INSERT … SELECT FROM json_each on SQLite. Both roll back with the transaction like any other statement."""
+"""Bulk writes for large imports, in the caller's transaction: COPY on PostgreSQL (asyncpg), a plain
+executemany on SQLite. Both roll back with the transaction like any other statement."""
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -36,16 +34,8 @@ async def bulk_insert(session: AsyncSession, table: Table, columns: Sequence[str
                if (proc := table.c[name].type._cached_bind_processor(conn.dialect)) is not None]
     if convert:
         records = [_converted(record, convert) for record in records]
-    names = ", ".join(columns)
-    if sqlite3.sqlite_version_info < (3, 38):  # JSON functions may be missing: one row at a time
-        marks = ", ".join("?" for _ in columns)
-        await conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", list(records))
-        return
-    # All rows as one JSON parameter, unpacked by SQLite itself: an executemany binds each row while
-    # holding the GIL, so it crawls while Python checks the next chunk; this statement runs in C.
-    values = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(columns)))
-    payload = json.dumps(records, ensure_ascii=False)
-    await conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) SELECT {values} FROM json_each(?)", (payload,))
+    marks = ", ".join("?" for _ in columns)
+    await conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", list(records))
 
 
 class _Memo(dict[Any, Any]):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -296,10 +297,9 @@ def _xlsx_value(cell: Any) -> Any:
 
 
 def _drop_leading_blank(records: Iterable[tuple[int, list[Any]]]) -> Iterator[tuple[int, list[Any]]]:
-    """Skip empty rows above the header, keeping the real row numbers."""
+    """Skip empty rows above the header, keeping the real row numbers (the rest pass untouched)."""
     records = iter(records)
     for number, values in records:
         if any(not is_blank(clean_cell(v)) for v in values):
-            yield number, values
-            yield from records
-            return
+            return itertools.chain([(number, values)], records)
+    return iter(())

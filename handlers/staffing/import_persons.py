@@ -19,7 +19,7 @@ warnings may have changed: the units in the file and the other units of people a
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -100,7 +100,6 @@ Key = tuple[int, str]  # (unit_id, id_number)
 KEY = ("所在单位", "身份证号")  # unique within a file, once 所在单位 is resolved (a name and a short name are one unit)
 KEY_COLUMNS = "+".join(KEY)
 CHUNK = 5000  # rows checked and written together
-UNSET = ("", None, False)  # values an added person's audit row leaves out (the defaults)
 UNWRITTEN_KEPT = 10_000  # keys of rows with problems remembered for the repeat check (the file is refused anyway)
 
 
@@ -286,8 +285,7 @@ class Snapshot:
             values = _complete(values, prev, self.today)
             if prev is None:
                 chunk.new.append((row.number, values))
-                chunk.added.append(_audit_row(job, "import.add", values, row.number,
-                                              {k: v for k, v in values.items() if v not in UNSET}))
+                chunk.added.append(_audit_row(job, "import.add", values, row.number, {"name": values["name"]}))
                 self.others.update(holders.get(key[1], ()))
                 continue
             changes = {k: v for k, v in values.items() if prev[k] != v}
@@ -306,10 +304,9 @@ async def _remove_unlisted(writer: SnapshotWriter, job: ImportJob) -> set[str]:
     """移出: the persons of the file's units that it no longer lists. Their 身份证号."""
     removed: set[str] = set()
     async for batch in writer.unlisted():
-        audits = [_audit_row(job, "import.remove", {"unit_id": p.unit_id, "id_number": p.id_number}, 0,
-                             {"name": p.name}) for p in batch]
-        await writer.remove([p.id for p in batch], audits)
-        removed.update(p.id_number for p in batch)
+        audits = [_audit_row(job, "import.remove", p, 0, _stated(p)) for p in batch]
+        await writer.remove([p["id"] for p in batch], audits)
+        removed.update(p["id_number"] for p in batch)
     if removed:
         job.result.warnings.append(f"移出 {len(removed)} 人（所涉单位的原名单中有、本文件中没有）")
     return removed
@@ -333,7 +330,7 @@ def _complete(values: dict[str, Any], prev: RowMapping | None, today: date) -> d
     return out
 
 
-def _audit_row(job: ImportJob, action: str, values: dict[str, Any], row: int, fields: dict[str, Any],
+def _audit_row(job: ImportJob, action: str, values: Mapping[Any, Any], row: int, fields: dict[str, Any],
                ) -> dict[str, Any]:
     """One audit row per person added, updated or removed; the 身份证号 is masked everywhere."""
     masked = mask_id(values["id_number"])
@@ -345,6 +342,14 @@ def _audit_row(job: ImportJob, action: str, values: dict[str, Any], row: int, fi
     text_ = _JSON.encode(detail)
     return dict(action=action, entity=job.entity, entity_id=masked, actor_user_id=job.actor_user_id,
                 actor_account_id=None, detail=text_[:DETAIL_MAX])
+
+
+def _stated(values: Mapping[Any, Any]) -> dict[str, Any]:
+    """The fields of a person removed from the snapshot that are not blank, dates as text: the audit row
+    keeps what the table no longer holds. (An added person's row holds its fields, and every later
+    change is audited with the values before it, so its audit row names it and the file's row only.)"""
+    return {k: v.isoformat() if isinstance(v, date) else v for k, v in values.items()
+            if k not in ("id", "imported_at") and v is not None and v is not False and v != ""}
 
 
 def _plain(value: Any) -> Any:

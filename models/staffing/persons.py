@@ -22,7 +22,8 @@ class Person(SQLModel, table=True):
     """One person of a unit's 实名制 snapshot. A file replaces the snapshot of every unit it names."""
 
     __table_args__ = (
-        UniqueConstraint("unit_id", "id_number"), Index("ix_person_id_number", "id_number"),
+        # (unit_id, id_number) also serves lookups by unit; ix_person_id_number_books those by 身份证号
+        UniqueConstraint("unit_id", "id_number"),
         # covering indexes of the 预警 scan (models/warnings/rules.py): the per-unit counts, 一人多岗
         Index("ix_person_unit_counts", "unit_id", "staffing_type", "is_leader", "leader_level", "leader_rank",
               "status", "imported_at"),
@@ -34,7 +35,7 @@ class Person(SQLModel, table=True):
     name: str = Field(max_length=50)
     sex: str = Field(max_length=1)  # 男 / 女
     birth_date: date
-    unit_id: int = Field(foreign_key="unit.id", index=True)  # 所在单位 (whose 编制 the person occupies)
+    unit_id: int = Field(foreign_key="unit.id")  # 所在单位 (whose 编制 the person occupies)
     work_unit_id: int | None = Field(default=None, foreign_key="unit.id")  # 实际工作单位, when different
     work_elsewhere_since: date | None = None  # 借调/挂职开始日期, else the first snapshot with 实际工作单位 ≠ 所在单位
     work_since_stated: bool = False  # True when work_elsewhere_since came from the 借调/挂职开始日期 column

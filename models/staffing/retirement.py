@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import date, timedelta
+from functools import lru_cache
 
 REFORM: dict[str, tuple[int, int, int, int]] = {  # base years, first cohort year, step, cap (months)
     "男": (60, 1965, 4, 36),
@@ -60,8 +61,10 @@ def add_months(day: date, months: int) -> date:
     return date(day.year + y, m + 1, 1)
 
 
+@lru_cache(maxsize=65536)
 def retirement_month(birth: date, category: str) -> date | None:
-    """First day of the statutory retirement month (改革后退休时间); None for 其他."""
+    """First day of the statutory retirement month (改革后退休时间); None for 其他. Cached: an import of
+    a million persons asks for a few tens of thousands of (birth date, category) pairs."""
     age = statutory_age(birth, category)
     if age is None:
         return None

@@ -118,17 +118,17 @@ class SnapshotWriter:
         first = {pid: row for pid, row in zip(*self.old, strict=True) if pid in wanted} if wanted else {}
         return sorted(self.found + [(row, first[pid]) for row, pid in self.twice])
 
-    async def unlisted(self) -> AsyncIterator[list[Any]]:
-        """Batches of the persons of the file's units that the file does not list (id, unit_id,
-        id_number, name)."""
+    async def unlisted(self) -> AsyncIterator[list[RowMapping]]:
+        """Batches of the persons (every column) of the file's units that the file does not list."""
         conn = await self.session.connection()
         units = sorted(self.unit_ids)
         for i in range(0, len(units), LOOKUP_SIZE):
-            query = (select(PERSONS.c.id, PERSONS.c.unit_id, PERSONS.c.id_number, PERSONS.c.name)
-                     .where(and_(PERSONS.c.unit_id.in_(units[i:i + LOOKUP_SIZE]), PERSONS.c.id <= self.before)))
-            batch = [p for p in (await conn.execute(query)).all() if not self.listed[p.id >> 3] >> (p.id & 7) & 1]
-            if batch:
-                yield batch
+            query = select(PERSONS.c.id).where(and_(PERSONS.c.unit_id.in_(units[i:i + LOOKUP_SIZE]),
+                                                    PERSONS.c.id <= self.before))
+            gone = [pid for (pid,) in (await conn.execute(query)).all() if not self.listed[pid >> 3] >> (pid & 7) & 1]
+            for j in range(0, len(gone), LOOKUP_SIZE):
+                rows = await conn.execute(select(PERSONS).where(PERSONS.c.id.in_(gone[j:j + LOOKUP_SIZE])))
+                yield list(rows.mappings().all())
 
     async def remove(self, person_ids: list[int], audits: list[dict[str, Any]]) -> None:
         """移出: these persons are no longer in their unit's snapshot."""

@@ -4,6 +4,7 @@ re-import is a no-op, work_elsewhere_since kept, audit with masked IDs."""
 from __future__ import annotations
 
 import csv
+import json
 from datetime import date, datetime
 from pathlib import Path
 
@@ -187,6 +188,14 @@ async def test_a_file_replaces_the_snapshot_of_its_units_only(demo_db, tmp_path)
     assert sorted(e.action for e in events) == ["import.add", "import.remove", "import.remove", "import.update"]
     removed = sorted(e.entity_id for e in events if e.action == "import.remove")
     assert removed == sorted(mask_id(p.id_number) for p in gone)
+    for e in events:  # a removal keeps what the table no longer holds; an addition names the person
+        fields = json.loads(e.detail)["fields"]
+        if e.action == "import.remove":
+            person = next(p for p in gone if mask_id(p.id_number) == e.entity_id)
+            assert fields["birth_date"] == person.birth_date.isoformat() and fields["name"] == person.name
+            assert fields["staffing_type"] == person.staffing_type and fields["id_number"] == e.entity_id
+        elif e.action == "import.add":
+            assert fields == {"name": after[("医保局", MAN_1990)].name} and json.loads(e.detail)["row"] > 1
     for e in events:
         assert e.entity_id.count("*") == 10
         assert not any(p.id_number in e.detail for p in before.values()) and MAN_1990 not in e.detail

@@ -7,7 +7,7 @@ The kinds are business: each capability defines its `SPEC` (bot.importing.base.K
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
 from pathlib import Path
 from typing import cast
 
@@ -21,7 +21,7 @@ from bot.importing.base import (
     StreamLoader,
     drop_duplicates,
 )
-from bot.importing.reader import Row, read_table
+from bot.importing.reader import read_table
 
 KINDS: dict[str, KindSpec] = {}
 
@@ -63,24 +63,13 @@ async def import_file(db: Database, kind: str, path: Path, *, actor_user_id: str
         warnings.append(f"已忽略无法识别的列：{'、'.join(extra)}")
     job = ImportJob(kind=spec.kind, label=spec.label, entity=spec.entity, source=path.name,
                     actor_user_id=actor_user_id)
-    counted = _Counted(table.rows)
+    first = next(table.rows, None)  # (a file without data rows is imported, with a warning)
+    rows = table.rows if first is None else itertools.chain([first], table.rows)
     if spec.streamed:
-        await cast(StreamLoader, spec.load)(db, counted, job)
+        await cast(StreamLoader, spec.load)(db, rows, job)
     else:  # the kind checks the rest of each file
-        await cast(ListLoader, spec.load)(db, list(drop_duplicates(counted, spec.keys, job.errors)), job)
-    if not counted.count:
+        await cast(ListLoader, spec.load)(db, list(drop_duplicates(rows, spec.keys, job.errors)), job)
+    if first is None:
         warnings.append("文件中没有数据行")
     job.result.warnings = warnings + job.result.warnings
     return job.result
-
-
-class _Counted(Iterator[Row]):
-    """The file's rows, counted as they are read."""
-
-    def __init__(self, rows: Iterator[Row]) -> None:
-        self.rows, self.count = rows, 0
-
-    def __next__(self) -> Row:
-        row = next(self.rows)
-        self.count += 1
-        return row

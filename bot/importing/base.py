@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -105,7 +106,7 @@ def is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Column:
     """One header of a kind: the model attribute it fills and how to parse it."""
 
@@ -182,13 +183,8 @@ async def breathe(done: int) -> None:
 
 def batched(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
     """The rows in lists of `size` (the last one shorter), as they are read."""
-    chunk: list[Row] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
+    rows = iter(rows)
+    while chunk := list(itertools.islice(rows, size)):
         yield chunk
 
 

@@ -8,6 +8,7 @@ import unicodedata
 from collections.abc import Callable
 from datetime import date, datetime, time
 from functools import lru_cache
+from time import monotonic
 from typing import Any
 
 from models.accounts.roles import Role, parse_roles, split_list
@@ -23,6 +24,7 @@ _MOBILE = re.compile(r"^1\d{10}$")
 
 TRUE_WORDS = {"是", "Y", "YES", "TRUE", "1", "√"}
 FALSE_WORDS = {"否", "N", "NO", "FALSE", "0", "×"}
+_BOOL_AS_WRITTEN = {**dict.fromkeys(TRUE_WORDS, True), **dict.fromkeys(FALSE_WORDS, False)}
 
 
 class OutOfRange(ValueError):
@@ -59,7 +61,7 @@ def text(max_len: int) -> Callable[[Any], str]:
     """A parser for free text of at most `max_len` characters."""
 
     def parse(value: Any) -> str:
-        result = as_text(value)
+        result = value.strip() if type(value) is str else as_text(value)
         if len(result) > max_len:
             raise ValueError(f"不能超过{max_len}个字")
         return result
@@ -71,7 +73,7 @@ def choice(options: tuple[str, ...], what: str) -> Callable[[Any], str]:
     """A parser accepting exactly one of `options`."""
 
     def parse(value: Any) -> str:
-        result = as_text(value)
+        result = value.strip() if type(value) is str else as_text(value)
         if result not in options:
             raise ValueError(f"未知{what}“{result}”（可选：{'、'.join(options)}）")
         return result
@@ -167,6 +169,8 @@ def parse_bool(value: Any) -> bool:
     """是 / 否."""
     if isinstance(value, bool):
         return value
+    if value in _BOOL_AS_WRITTEN:  # 是 / 否 as most files write them
+        return _BOOL_AS_WRITTEN[value]
     raw = _nfkc(value).upper()
     if raw in TRUE_WORDS:
         return True
@@ -277,11 +281,20 @@ def parse_id_number(value: Any) -> str:
     if not code[:17].isdigit() or not (code[17].isdigit() or code[17] == "X"):
         raise ValueError("应为17位数字加1位数字或X")
     born = id_birth(code)
-    if born.year < 1900 or born > datetime.now(LOCAL_TZ).date():
+    if born.year < 1900 or born > _today():
         raise ValueError(f"出生日期 {born.isoformat()} 不合理")
     if id_check_char(code[:17]) != code[17]:
         raise ValueError("校验位不正确")
     return code
+
+
+_TODAY: list[Any] = [0.0, None]  # (valid until, Beijing date): a file checks a million birth dates
+
+
+def _today() -> date:
+    if monotonic() >= _TODAY[0]:
+        _TODAY[:] = [monotonic() + 1.0, datetime.now(LOCAL_TZ).date()]
+    return _TODAY[1]
 
 
 def _fifteen_hint(code: str) -> str:

@@ -51,9 +51,10 @@ class SnapshotWriter:
     async def start(self) -> None:
         conn = await self.session.connection()
         if conn.dialect.name == "postgresql":
-            # The lookups are prepared statements; a generic plan made while the table was small
-            # (seq scan) would be kept for every later chunk as the table grows by a million rows.
+            # The table grows by up to a million rows within this transaction, unknown to the planner's
+            # statistics: without these, the lookups by 身份证号 turn into scans of the whole table.
             await conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+            await conn.execute(text("SET LOCAL enable_seqscan = off"))
         self.before = (await conn.execute(select(func.max(PERSONS.c.id)))).scalar() or 0
         self.listed = bytearray(self.before // 8 + 1)
 
@@ -120,6 +121,8 @@ class SnapshotWriter:
 
     async def unlisted(self) -> AsyncIterator[list[RowMapping]]:
         """Batches of the persons (every column) of the file's units that the file does not list."""
+        if not self.before:  # nobody was stored before this file
+            return
         conn = await self.session.connection()
         units = sorted(self.unit_ids)
         for i in range(0, len(units), LOOKUP_SIZE):

@@ -149,11 +149,15 @@ class Overlap:
     `async with Overlap() as overlap: await overlap.submit(write(chunk))`; leaving waits for the last
     write (also on an error, so the session is idle before the transaction rolls back)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, enabled: bool = True) -> None:
         self._task: asyncio.Future[None] | None = None
+        self.enabled = enabled  # False: each write is awaited at once (see SnapshotWriter.overlaps)
 
     async def submit(self, write: Coroutine[Any, Any, None]) -> None:
         await self.wait()
+        if not self.enabled:
+            await write
+            return
         self._task = asyncio.ensure_future(write)
         await asyncio.sleep(0)  # let it start
 

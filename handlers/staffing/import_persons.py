@@ -120,30 +120,38 @@ async def load(db: Database, rows: Iterable[Row], job: ImportJob) -> None:
         units = UnitIndex(await unit_refs(session))
         state = Snapshot(job, SnapshotWriter(session, utcnow()), datetime.now(LOCAL_TZ).date())
         await state.writer.start()
-        async with Overlap() as overlap:
-            waiting: Chunk | None = None  # built, written after the next chunk's lookup
-            writing: Chunk | None = None  # being written while the next chunk is checked and built
-            for rows_ in batched(rows, CHUNK):
-                checked = await _check_chunk(rows_, units, errors, statuses)
-                await overlap.wait()
-                if writing is not None:
-                    writing.visible(state.unwritten)
-                stored = await state.writer.stored(values["id_number"] for _, values, _ in checked)
-                if waiting is not None:
-                    await overlap.submit(waiting.write(state.writer))
-                writing, waiting = waiting, await state.build(checked, stored)
-            if waiting is not None:
-                await overlap.submit(waiting.write(state.writer))
-        for row_number, earlier in state.writer.repeats():
-            state.repeats.add(row_number, KEY_COLUMNS, earlier)
-        state.repeats.close()
-        statuses.warn(job.result.warnings)
-        errors.raise_if_any()
-        removed = await _remove_unlisted(state.writer, job)
-        touched = state.writer.unit_ids | state.others | await units_holding(session, id_numbers=removed)
-        job.result.unit_ids = touched  # type: ignore[attr-defined]
+        try:
+            await _write_rows(state, rows, units, statuses)
+            for row_number, earlier in state.writer.repeats():
+                state.repeats.add(row_number, KEY_COLUMNS, earlier)
+            state.repeats.close()
+            statuses.warn(job.result.warnings)
+            errors.raise_if_any()
+            removed = await _remove_unlisted(state.writer, job)
+            touched = state.writer.unit_ids | state.others | await units_holding(session, id_numbers=removed)
+            job.result.unit_ids = touched  # type: ignore[attr-defined]
+        finally:
+            await state.writer.finish()
         if job.result.added + len(removed) > 10_000:
             await refresh_statistics(session)
+
+
+async def _write_rows(state: Snapshot, rows: Iterable[Row], units: UnitIndex[UnitRef], statuses: StatusNotes) -> None:
+    """Every chunk checked, looked up, built and written; chunk N is written while chunk N+1 is checked."""
+    async with Overlap(enabled=state.writer.overlaps) as overlap:
+        waiting: Chunk | None = None  # built, written after the next chunk's lookup
+        writing: Chunk | None = None  # being written while the next chunk is checked and built
+        for rows_ in batched(rows, CHUNK):
+            checked = await _check_chunk(rows_, units, state.job.errors, statuses)
+            await overlap.wait()
+            if writing is not None:
+                writing.visible(state.unwritten)
+            stored = await state.writer.stored(values["id_number"] for _, values, _ in checked)
+            if waiting is not None:
+                await overlap.submit(waiting.write(state.writer))
+            writing, waiting = waiting, await state.build(checked, stored)
+        if waiting is not None:
+            await overlap.submit(waiting.write(state.writer))
 
 
 async def _check_chunk(chunk: list[Row], units: UnitIndex[UnitRef], errors: ErrorLog, statuses: StatusNotes,

@@ -16,26 +16,31 @@ def _dialect(session: AsyncSession) -> str:
 
 
 async def bulk_insert(session: AsyncSession, table: Table, columns: Sequence[str],
-                      records: Sequence[tuple[Any, ...]]) -> None:
-    """Insert `records` (tuples of the columns' Python values, in `columns` order). PostgreSQL: COPY
-    moves a few thousand rows in one round trip where an INSERT would parse and plan each batch.
-    SQLite: one executemany of the values converted by the columns' own types (as SQLAlchemy would,
-    without its per-row statement bookkeeping)."""
+                      records: Sequence[tuple[Any, ...]], *, skip_taken: bool = False) -> int:
+    """Insert `records` (tuples of the columns' Python values, in `columns` order); how many went in.
+    PostgreSQL: COPY moves a few thousand rows in one round trip where an INSERT would parse and plan
+    each batch. SQLite: one executemany of the values converted by the columns' own types (as
+    SQLAlchemy would, without its per-row statement bookkeeping); `skip_taken` leaves out, instead of
+    failing on, the rows whose unique key is taken (SQLite only: the caller finds which)."""
     if not records:
-        return
+        return 0
     conn = await session.connection()
     if _dialect(session) == "postgresql":
+        assert not skip_taken, "COPY cannot skip rows"
         raw = await conn.get_raw_connection()
         driver = raw.driver_connection
         assert driver is not None
         await driver.copy_records_to_table(table.name, columns=list(columns), records=records)
-        return
+        return len(records)
     convert = [(i, _Memo(proc)) for i, name in enumerate(columns)
                if (proc := table.c[name].type._cached_bind_processor(conn.dialect)) is not None]
     if convert:
         records = [_converted(record, convert) for record in records]
     marks = ", ".join("?" for _ in columns)
-    await conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", list(records))
+    verb = "INSERT OR IGNORE" if skip_taken else "INSERT"
+    result = await conn.exec_driver_sql(f"{verb} INTO {table.name} ({', '.join(columns)}) VALUES ({marks})",
+                                        list(records))
+    return result.rowcount if skip_taken else len(records)
 
 
 class _Memo(dict[Any, Any]):

@@ -50,6 +50,7 @@ class SnapshotWriter:
         self.twice: list[tuple[int, int]] = []  # (row, person id) of rows landing on a listed stored person
         self.found: list[tuple[int, int]] = []  # (row, earlier row) of rows landing on a person added
         self.unit_ids: set[int] = set()  # the units the file lists
+        self.fresh = False  # see start
         self._ids = Ids(PERSONS)
 
     @property
@@ -69,6 +70,9 @@ class SnapshotWriter:
         else:
             await conn.execute(text(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}"))
         self.before = (await conn.execute(select(func.max(PERSONS.c.id)))).scalar() or 0
+        # Into an empty snapshot on SQLite nothing can be found by a lookup but this file's own earlier
+        # rows: instead of looking up every chunk, the insert skips a taken key and `add` names the row.
+        self.fresh = not self.before and not self.overlaps
         self.listed = bytearray(self.before // 8 + 1)
 
     async def finish(self) -> None:
@@ -79,6 +83,8 @@ class SnapshotWriter:
 
     async def stored(self, id_numbers: Iterable[str]) -> list[RowMapping]:
         """Every stored person (any unit) with one of these 身份证号: the chunk's own and their other posts."""
+        if self.fresh:
+            return []
         conn = await self.session.connection()
         wanted = sorted(set(id_numbers))
         if conn.dialect.name == "postgresql":  # one array parameter: one statement per chunk
@@ -108,14 +114,37 @@ class SnapshotWriter:
     async def add(self, persons: list[tuple[int, dict[str, Any]]], audits: list[dict[str, Any]]) -> None:
         """New persons (row number, full values) with their audit rows."""
         ids = await self._ids.take(self.session, len(persons))
-        records = []
+        records = [(pid, *[values[k] for k in PERSON_COLUMNS], self.now)
+                   for pid, (_, values) in zip(ids, persons, strict=True)]
+        columns = ("id", *PERSON_COLUMNS, "imported_at")
+        if await bulk_insert(self.session, PERSONS, columns, records, skip_taken=self.fresh) < len(records):
+            ids = await self._taken(ids, persons)
         for person_id, (row, values) in zip(ids, persons, strict=True):
-            records.append((person_id, *[values[k] for k in PERSON_COLUMNS], self.now))
-            self.new[0].append(person_id)
-            self.new[1].append(row)
-            self.unit_ids.add(values["unit_id"])
-        await bulk_insert(self.session, PERSONS, ("id", *PERSON_COLUMNS, "imported_at"), records)
+            if person_id:
+                self.new[0].append(person_id)
+                self.new[1].append(row)
+                self.unit_ids.add(values["unit_id"])
         await self.audit(audits)
+
+    async def _taken(self, ids: list[int], persons: list[tuple[int, dict[str, Any]]]) -> list[int]:
+        """The ids that went in (0 for the rest): a row left out repeats the key of an earlier chunk's row."""
+        conn = await self.session.connection()
+        stored: set[int] = set()
+        for i in range(0, len(ids), LOOKUP_SIZE):
+            query = select(PERSONS.c.id).where(PERSONS.c.id.in_(ids[i:i + LOOKUP_SIZE]))
+            stored.update((await conn.execute(query)).scalars().all())
+        kept = []
+        for person_id, (row, values) in zip(ids, persons, strict=True):
+            if person_id in stored:
+                kept.append(person_id)
+                continue
+            key = and_(PERSONS.c.unit_id == values["unit_id"], PERSONS.c.id_number == values["id_number"])
+            earlier = (await conn.execute(select(PERSONS.c.id).where(key))).scalar()
+            if earlier is None or earlier <= self.before:
+                raise RuntimeError(f"row {row}: not written, and its key is not taken by this file")
+            self.found.append((row, self.new[1][bisect_left(self.new[0], earlier)]))
+            kept.append(0)
+        return kept
 
     async def update(self, changed: list[tuple[int, dict[str, Any]]], audits: list[dict[str, Any]]) -> None:
         """Stored persons (id, full values) whose values changed; `imported_at` says when."""

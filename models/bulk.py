@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, func, select, text
+from sqlalchemy import Boolean, Table, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -32,8 +32,9 @@ async def bulk_insert(session: AsyncSession, table: Table, columns: Sequence[str
         assert driver is not None
         await driver.copy_records_to_table(table.name, columns=list(columns), records=records)
         return len(records)
-    convert = [(i, _Memo(proc)) for i, name in enumerate(columns)
-               if (proc := table.c[name].type._cached_bind_processor(conn.dialect)) is not None]
+    convert = [(i, _Memo(proc)) for i, name in enumerate(columns)  # (sqlite3 binds a bool as 0 / 1 itself)
+               if not isinstance(table.c[name].type, Boolean)
+               and (proc := table.c[name].type._cached_bind_processor(conn.dialect)) is not None]
     if convert:
         records = [_converted(record, convert) for record in records]
     marks = ", ".join("?" for _ in columns)

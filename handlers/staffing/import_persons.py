@@ -190,6 +190,9 @@ def _check_person(row: Row, values: dict[str, Any], errors: ErrorLog) -> None:
         errors.add(row.number, "退休类别", f"“{override}”与性别“{gender}”不符")
 
 
+_KNOWN = frozenset(KNOWN_STATUSES)
+
+
 class StatusNotes:
     """An unknown 人员状态 is imported and counted as on the books, with one warning naming the rows."""
 
@@ -200,7 +203,7 @@ class StatusNotes:
         self.counts: dict[str, int] = {}
 
     def add(self, row: int, status: str | None) -> None:
-        if status and status not in KNOWN_STATUSES:
+        if status and status not in _KNOWN:
             self.counts[status] = self.counts.get(status, 0) + 1
             shown = self.rows.setdefault(status, [])
             if len(shown) < self.SHOWN:

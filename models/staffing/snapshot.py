@@ -15,6 +15,7 @@ from bisect import bisect_left
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import suppress
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import RowMapping, String, and_, any_, bindparam, delete, func, select, text, update
@@ -31,6 +32,7 @@ PERSONS = table_of(Person)
 AUDITS = table_of(AuditEvent)
 PERSON_COLUMNS = tuple(c for c in PERSONS.columns.keys() if c not in ("id", "imported_at"))
 AUDIT_COLUMNS = ("action", "entity", "entity_id", "actor_user_id", "actor_account_id", "detail")
+_PERSON_VALUES, _AUDIT_VALUES = itemgetter(*PERSON_COLUMNS), itemgetter(*AUDIT_COLUMNS)
 Key = tuple[int, str]  # (unit_id, id_number)
 LOOKUP_SIZE = 1000  # parameters of one lookup (every database takes this many)
 SQLITE_CACHE_KIB = 65536  # SQLite's page cache while an import runs (the default 2 MB makes a million
@@ -114,8 +116,7 @@ class SnapshotWriter:
     async def add(self, persons: list[tuple[int, dict[str, Any]]], audits: list[dict[str, Any]]) -> None:
         """New persons (row number, full values) with their audit rows."""
         ids = await self._ids.take(self.session, len(persons))
-        records = [(pid, *[values[k] for k in PERSON_COLUMNS], self.now)
-                   for pid, (_, values) in zip(ids, persons, strict=True)]
+        records = [(pid, *_PERSON_VALUES(values), self.now) for pid, (_, values) in zip(ids, persons, strict=True)]
         columns = ("id", *PERSON_COLUMNS, "imported_at")
         if await bulk_insert(self.session, PERSONS, columns, records, skip_taken=self.fresh) < len(records):
             ids = await self._taken(ids, persons)
@@ -158,7 +159,7 @@ class SnapshotWriter:
 
     async def audit(self, audits: Sequence[dict[str, Any]]) -> None:
         """Audit rows (action, entity, entity_id, actor_user_id, actor_account_id, detail), stamped now."""
-        records = [(self.now, *[a[k] for k in AUDIT_COLUMNS]) for a in audits]
+        records = [(self.now, *_AUDIT_VALUES(a)) for a in audits]
         await bulk_insert(self.session, AUDITS, ("at", *AUDIT_COLUMNS), records)
 
     def repeats(self) -> list[tuple[int, int]]:

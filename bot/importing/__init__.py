@@ -7,7 +7,10 @@ The kinds are business: each capability defines its `SPEC` (bot.importing.base.K
 
 from __future__ import annotations
 
+import gc
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import cast
 
@@ -65,11 +68,25 @@ async def import_file(db: Database, kind: str, path: Path, *, actor_user_id: str
                     actor_user_id=actor_user_id)
     first = next(table.rows, None)  # (a file without data rows is imported, with a warning)
     rows = table.rows if first is None else itertools.chain([first], table.rows)
-    if spec.streamed:
-        await cast(StreamLoader, spec.load)(db, rows, job)
-    else:  # the kind checks the rest of each file
-        await cast(ListLoader, spec.load)(db, list(drop_duplicates(rows, spec.keys, job.errors)), job)
+    with _fewer_collections():
+        if spec.streamed:
+            await cast(StreamLoader, spec.load)(db, rows, job)
+        else:  # the kind checks the rest of each file
+            await cast(ListLoader, spec.load)(db, list(drop_duplicates(rows, spec.keys, job.errors)), job)
     if first is None:
         warnings.append("文件中没有数据行")
     job.result.warnings = warnings + job.result.warnings
     return job.result
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """An import allocates a few objects per cell and frees them a chunk later: with the default
+    threshold the cycle collector runs every 700 allocations and walks the young objects each time
+    (about a tenth of a large import's time). What an import makes is freed by reference counting."""
+    before = gc.get_threshold()
+    gc.set_threshold(100_000, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)

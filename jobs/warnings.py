@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import bindparam, func, update
 from sqlalchemy import select as core_select
 from sqlmodel import select
 
@@ -23,6 +23,8 @@ from bot.notify import notify_users
 from models import Warning
 from models.accounts.roles import Role
 from models.accounts.tables import people_by_unit
+from models.base import table_of
+from models.bulk import bulk_insert
 from models.rectification.rules import deliver_at, local_today
 from models.warnings.rules import Finding, U, WarningSettings, find_all
 from models.warnings.wording import describe
@@ -90,8 +92,7 @@ async def _apply(session: Any, findings: list[Finding], open_: dict[tuple[int, s
             summary.worse += 1
             summary.changes[f.unit_id].append({"kind": "worse", "number": w.number, "level": f.level,
                                                "text": describe(f.rule, f.subject, f.level, f.evidence)})
-    for chunk in _chunks(inserts):
-        await session.exec(insert(Warning.__table__), params=chunk)  # type: ignore[attr-defined]
+    await bulk_insert(session, table_of(Warning), NEW_COLUMNS, [tuple(r[c] for c in NEW_COLUMNS) for r in inserts])
     stmt = update(Warning.__table__).where(W.id == bindparam("w_id"))  # type: ignore[attr-defined]
     for chunk in _chunks(updates):
         await session.exec(stmt, params=chunk)
@@ -108,6 +109,10 @@ async def _apply(session: Any, findings: list[Finding], open_: dict[tuple[int, s
         summary.resolved += 1
         summary.changes[w.unit_id].append({"kind": "resolved", "number": w.number, "level": w.level,
                                            "text": describe(w.rule, w.subject, w.level, w.evidence)})
+
+
+NEW_COLUMNS = ("number", "unit_id", "rule", "subject", "level", "evidence", "first_seen", "last_seen", "resolved_on",
+               "notified_level", "problem_id")  # a first scan of a county opens tens of thousands at once
 
 
 def _chunks(rows: list[Any], size: int = 1000) -> list[list[Any]]:

@@ -8,7 +8,7 @@ import json
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from models.audit import AuditEvent
 from models.base import utcnow
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from bot.importing.reader import Row
 
 DETAIL_MAX = 4000
+T = TypeVar("T")
 ERRORS_KEPT = 1000
 
 
@@ -85,20 +86,16 @@ class ErrorLog:
 
     def cell(self, row: Row, column: str, parse: Callable[[Any], Any], *, required: bool = False,
              default: Any = None) -> Any:
-        """Parse one cell; a blank or bad cell is logged and gives `default`."""
-        return self.value(row.number, row.get(column), column, parse, required=required, default=default)
-
-    def value(self, row: int, raw: Any, column: str, parse: Callable[[Any], Any], *, required: bool = False,
-              default: Any = None) -> Any:
-        """Parse the value `raw` of a cell; a blank or bad cell is logged and gives `default`."""
-        if raw is None or raw == "" or (isinstance(raw, str) and raw.isspace()):
+        """Parse one cell; a blank or bad cell is logged and gives `default` (parse_columns does the same inline)."""
+        raw = row.get(column)
+        if is_blank(raw):
             if required:
-                self.add(row, column, "不能为空")
+                self.add(row.number, column, "不能为空")
             return default
         try:
             return parse(raw)
         except ValueError as exc:
-            self.add(row, column, str(exc))
+            self.add(row.number, column, str(exc))
             return default
 
 
@@ -121,7 +118,7 @@ def parse_columns(row: Row, columns: tuple[Column, ...], errors: ErrorLog) -> di
     """Values of the columns present in the file; absent columns are left out (kept as stored)."""
     values: dict[str, Any] = {}
     cells = row.positional()
-    for col, position in row.present(columns, _header):  # ErrorLog.value, inlined: the loop of every import
+    for col, position in row.present(columns, _header):  # ErrorLog.cell, inlined: the loop of every import
         raw = cells[position]
         if raw is None or raw == "" or (isinstance(raw, str) and raw.isspace()):
             if col.required:
@@ -144,8 +141,9 @@ DUPLICATES_SHOWN = 10
 
 
 class Overlap:
-    """One write at a time in the background while the caller checks the next chunk: the database
-    (SQLite's thread, PostgreSQL's server) works on one core while Python parses on the other.
+    """One write at a time in the background while the caller checks the next chunk: the database server
+    works on one core while Python parses on the other. `enabled=False` awaits each write at once (SQLite,
+    whose driver needs the GIL for every row, gains nothing from it).
     `async with Overlap() as overlap: await overlap.submit(write(chunk))`; leaving waits for the last
     write (also on an error, so the session is idle before the transaction rolls back)."""
 
@@ -185,10 +183,10 @@ async def breathe(done: int) -> None:
         await asyncio.sleep(0)
 
 
-def batched(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
-    """The rows in lists of `size` (the last one shorter), as they are read."""
-    rows = iter(rows)
-    while chunk := list(itertools.islice(rows, size)):
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """The items (rows, or what a kind made of them) in lists of `size` (the last one shorter), as they come."""
+    items = iter(items)
+    while chunk := list(itertools.islice(items, size)):
         yield chunk
 
 

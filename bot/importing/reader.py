@@ -86,11 +86,8 @@ class Row:
         return header in self._index
 
     def present(self, columns: tuple[C, ...], header: Callable[[C], str]) -> list[tuple[C, int]]:
-        """The `columns` this row has, with their positions for `at` (worked out once per file)."""
+        """The `columns` this row has, with their positions in `positional()` (worked out once per file)."""
         return self._index.present(columns, header)
-
-    def at(self, position: int) -> Cell:
-        return self._values[position]
 
     def positional(self) -> tuple[Cell, ...]:
         """The cells in the positions `present` gives."""

@@ -24,13 +24,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from itertools import islice
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db import Database
-from bot.importing.base import DETAIL_MAX, Column, DuplicateLog, ErrorLog, ImportJob, KindSpec
+from bot.importing.base import DETAIL_MAX, Column, DuplicateLog, ErrorLog, ImportJob, KindSpec, batched
 from bot.importing.fields import as_text, choice, parse_datetime, text
 from bot.importing.reader import Row, clean_cell
 from bot.render import Renderer
@@ -219,7 +218,7 @@ async def load(db: Database, rows: Iterable[Row], job: ImportJob) -> None:
         sync = ItemSync(session, source="file", cal=cal, renderer=Renderer())
         items = validate_rows(rows, await Lookup.load(session), errors,
                               repeated=lambda row, earlier: repeats.add(row, NUMBER, earlier))
-        while chunk := list(islice(items, CHUNK_ROWS)):
+        for chunk in batched(items, CHUNK_ROWS):
             if not errors:
                 await sync.add(chunk)
         repeats.close()

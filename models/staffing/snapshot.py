@@ -53,6 +53,7 @@ class SnapshotWriter:
         self.found: list[tuple[int, int]] = []  # (row, earlier row) of rows landing on a person added
         self.unit_ids: set[int] = set()  # the units the file lists
         self.fresh = False  # see start
+        self.postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
         self._ids = Ids(PERSONS)
 
     @property
@@ -60,11 +61,11 @@ class SnapshotWriter:
         """Whether writing a chunk while the next is checked pays: PostgreSQL works in its own process;
         SQLite's driver binds each row holding the GIL, so both sides slow down (measured: 66 s against
         62 s for a million persons)."""
-        return self.session.bind is not None and self.session.bind.dialect.name == "postgresql"
+        return self.postgres
 
     async def start(self) -> None:
         conn = await self.session.connection()
-        if conn.dialect.name == "postgresql":
+        if self.postgres:
             # The table grows by up to a million rows within this transaction, unknown to the planner's
             # statistics: without these, the lookups by 身份证号 turn into scans of the whole table.
             await conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
@@ -79,7 +80,7 @@ class SnapshotWriter:
 
     async def finish(self) -> None:
         """Give back what `start` took (the connection returns to the pool)."""
-        if self.session.bind is not None and self.session.bind.dialect.name != "postgresql":
+        if not self.postgres:
             with suppress(SQLAlchemyError):  # after a failed statement the transaction is rolled back anyway
                 await (await self.session.connection()).execute(text("PRAGMA cache_size = -2000"))
 
@@ -89,7 +90,7 @@ class SnapshotWriter:
             return []
         conn = await self.session.connection()
         wanted = sorted(set(id_numbers))
-        if conn.dialect.name == "postgresql":  # one array parameter: one statement per chunk
+        if self.postgres:  # one array parameter: one statement per chunk
             query = select(PERSONS).where(PERSONS.c.id_number == any_(bindparam("wanted", type_=ARRAY(String))))
             return list((await conn.execute(query, {"wanted": wanted})).mappings().all())
         found: list[RowMapping] = []
@@ -105,13 +106,15 @@ class SnapshotWriter:
             ids, rows = self.new
             self.found.append((row, rows[bisect_left(ids, person_id)]))
             return
-        byte, bit = divmod(person_id, 8)
-        if self.listed[byte] >> bit & 1:
+        if self._listed(person_id):
             self.twice.append((row, person_id))
         else:
-            self.listed[byte] |= 1 << bit
+            self.listed[person_id >> 3] |= 1 << (person_id & 7)
             self.old[0].append(person_id)
             self.old[1].append(row)
+
+    def _listed(self, person_id: int) -> bool:
+        return bool(self.listed[person_id >> 3] >> (person_id & 7) & 1)
 
     async def add(self, persons: list[tuple[int, dict[str, Any]]], audits: list[dict[str, Any]]) -> None:
         """New persons (row number, full values) with their audit rows."""
@@ -177,7 +180,7 @@ class SnapshotWriter:
         for i in range(0, len(units), LOOKUP_SIZE):
             query = select(PERSONS.c.id).where(and_(PERSONS.c.unit_id.in_(units[i:i + LOOKUP_SIZE]),
                                                     PERSONS.c.id <= self.before))
-            gone = [pid for (pid,) in (await conn.execute(query)).all() if not self.listed[pid >> 3] >> (pid & 7) & 1]
+            gone = [pid for (pid,) in (await conn.execute(query)).all() if not self._listed(pid)]
             for j in range(0, len(gone), LOOKUP_SIZE):
                 rows = await conn.execute(select(PERSONS).where(PERSONS.c.id.in_(gone[j:j + LOOKUP_SIZE])))
                 yield list(rows.mappings().all())
